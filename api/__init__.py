@@ -1,0 +1,5 @@
+"""Coffer's HTTP API: `gunicorn 'api:create_app()'`."""
+
+from api.app import create_app
+
+__all__ = ["create_app"]

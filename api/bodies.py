@@ -1,0 +1,42 @@
+"""Reading request bodies and query strings into validated models."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from api.errors import validation_failed
+from core.errors import ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[M]) -> M:
+    """The body as `model`: malformed JSON, wrong types and unknown fields are a 400."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        raise ValidationFailed([{"field": "body", "message": "a JSON object is required"}])
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as error:
+        raise validation_failed(error) from error
+
+
+def query_int(name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationFailed(
+            [{"field": name, "message": f"must be an integer from {low} to {high}"}]
+        )
+    return int(raw)
+
+
+def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    raw = request.args.get(name)
+    if raw is not None and raw not in choices:
+        raise ValidationFailed([{"field": name, "message": f"must be one of {', '.join(choices)}"}])
+    return raw

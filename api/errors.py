@@ -1,0 +1,75 @@
+"""The one mapping from errors to application/problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from core.errors import CofferError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
+
+log = logging.getLogger("coffer.api")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(problem), status=problem["status"], mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def validation_failed(error: ValidationError) -> ValidationFailed:
+    """Pydantic's errors as Coffer's `errors` list: one entry per field."""
+    errors = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"]
+        if item["type"] == "json_invalid":
+            field, message = "body", "is not valid JSON"
+        elif item["type"] == "extra_forbidden":
+            message = "is not a field Coffer accepts here"
+        elif item["type"] == "model_type":
+            field, message = "body", "must be a JSON object"
+        errors.append({"field": field, "message": message})
+    return ValidationFailed(errors)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CofferError)
+    def _domain(error: CofferError) -> Response:
+        headers = {}
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(error.retry_after_s)
+        return problem_response(error.problem(), headers)
+
+    @app.errorhandler(ValidationError)
+    def _validation(error: ValidationError) -> Response:
+        return problem_response(validation_failed(error).problem())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_: RequestEntityTooLarge) -> Response:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return problem_response(PayloadTooLarge(f"The body exceeds {limit} bytes").problem())
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        if error.code == 404:
+            return problem_response(NotFound("No such endpoint").problem())
+        problem = {
+            "type": "http_error",
+            "code": "http_error",
+            "title": error.name,
+            "status": error.code or 500,
+            "detail": error.description or error.name,
+        }
+        if error.code == 405:
+            problem.update(type="method_not_allowed", code="method_not_allowed")
+        return problem_response(problem, dict(error.get_headers()) if error.code == 405 else None)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(CofferError("Something went wrong on our side").problem())

@@ -1,0 +1,61 @@
+"""Claiming: POST /rewards/{id}/claim and GET /claims/{id}."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.auth import principal
+from api.bodies import json_body
+from api.errors import PROBLEM_JSON
+from api.prefer import wait_seconds
+from api.services import services
+from core.claims.accept import accept_claim
+from core.claims.answer import answer_claim
+from core.claims.queries import claim_status
+from core.idempotency import parse_key
+from core.inputs import ClaimBody
+from core.logs import request_id
+
+bp = Blueprint("claims", __name__)
+
+
+@bp.post("/rewards/<reward_id>/claim")
+def claim(reward_id: str) -> Response:
+    key = parse_key(request.headers.get("Idempotency-Key"))
+    body = json_body(ClaimBody)
+    svc = services()
+    wait_s, applied = wait_seconds(
+        request.headers.get("Prefer"), default_ms=svc.runtime.settings.claim_wait_ms
+    )
+    with svc.runtime.db.transaction() as session:
+        recorded = accept_claim(
+            session,
+            principal=principal(),
+            reward_id=reward_id,
+            body=body,
+            key=key,
+            path=request.path,
+            trace_id=request_id.get(),
+        )
+    if recorded.fresh:
+        svc.queue.wake()
+    answer = answer_claim(
+        recorded, fresh_waiter=svc.runtime.waiter, replay_waiter=svc.runtime.poller, wait_s=wait_s
+    )
+    response = jsonify(answer.body)
+    response.status_code = answer.status
+    if answer.status >= 400:
+        response.mimetype = PROBLEM_JSON
+    if answer.pending:
+        response.headers["Location"] = f"/api/v1/gamify/claims/{answer.claim_id}"
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    if applied:
+        response.headers["Preference-Applied"] = applied
+    return response
+
+
+@bp.get("/claims/<claim_id>")
+def get_claim(claim_id: str) -> Response:
+    with services().runtime.db.transaction() as session:
+        return jsonify(claim_status(session, principal=principal(), claim_id=claim_id))

@@ -1,0 +1,47 @@
+"""Operations endpoints: no key needed."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from api.services import services
+
+bp = Blueprint("ops", __name__)
+log = logging.getLogger("coffer.api")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Ready when the database and the broker both answer."""
+    svc = services()
+    checks = {"database": _database_ok(), "broker": _broker_ok(svc.queue.celery)}
+    ready = all(checks.values())
+    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+
+def _database_ok() -> bool:
+    try:
+        with services().runtime.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        log.warning("readiness: database unreachable", exc_info=True)
+        return False
+
+
+def _broker_ok(celery: object) -> bool:
+    try:
+        with celery.connection_for_write() as connection:  # type: ignore[attr-defined]
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        log.warning("readiness: broker unreachable", exc_info=True)
+        return False

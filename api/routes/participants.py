@@ -1,0 +1,59 @@
+"""Participants: points and claimed rewards."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.auth import principal
+from api.bodies import json_body
+from api.services import services
+from core import points
+from core.claims.queries import participant_rewards
+from core.errors import ValidationFailed
+from core.idempotency import fingerprint, parse_key
+from core.inputs import PointsCredit
+
+bp = Blueprint("participants", __name__)
+MAX_PARTICIPANT_ID = 255
+
+
+def _checked(participant_id: str) -> str:
+    if len(participant_id) > MAX_PARTICIPANT_ID:
+        raise ValidationFailed([{"field": "participant_id", "message": "at most 255 characters"}])
+    return participant_id
+
+
+@bp.post("/participants/<path:participant_id>/points")
+def credit(participant_id: str) -> tuple[Response, int, dict[str, str]]:
+    key = parse_key(request.headers.get("Idempotency-Key"))
+    body = json_body(PointsCredit)
+    print_ = fingerprint("POST", request.path, body.model_dump())
+    with services().runtime.db.transaction() as session:
+        recorded = points.credit_points(
+            session,
+            principal=principal(),
+            external_id=_checked(participant_id),
+            credit=body,
+            key=key,
+            print_=print_,
+        )
+    headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
+    return jsonify(recorded.response_body), recorded.response_status or 201, headers
+
+
+@bp.get("/participants/<path:participant_id>/points")
+def balance(participant_id: str) -> Response:
+    with services().runtime.db.transaction() as session:
+        summary = points.points_summary(
+            session, principal=principal(), external_id=_checked(participant_id)
+        )
+    return jsonify(summary)
+
+
+@bp.get("/participants/<path:participant_id>/rewards")
+def rewards(participant_id: str) -> Response:
+    with services().runtime.db.transaction() as session:
+        held = participant_rewards(
+            session, principal=principal(), external_id=_checked(participant_id)
+        )
+    return jsonify(held)

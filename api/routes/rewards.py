@@ -1,0 +1,81 @@
+"""Catalog and inventory: /rewards."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.auth import admin_only, principal
+from api.bodies import json_body, query_choice, query_int
+from api.services import services
+from core import catalog, inventory
+from core.inputs import CodeUpload, RewardDefinition, RewardPatch
+from core.models import REWARD_TYPES
+
+bp = Blueprint("rewards", __name__)
+
+
+def _db():  # type: ignore[no-untyped-def]
+    return services().runtime.db.transaction()
+
+
+@bp.get("/rewards")
+def list_rewards() -> Response:
+    reward_type = query_choice("reward_type", REWARD_TYPES)
+    limit = query_int("limit", default=50, low=1, high=catalog.MAX_PAGE)
+    with _db() as session:
+        page = catalog.list_rewards(
+            session,
+            principal=principal(),
+            reward_type=reward_type,
+            limit=limit,
+            cursor=request.args.get("cursor"),
+        )
+    return jsonify(rewards=page.rewards, total=page.total, next_cursor=page.next_cursor)
+
+
+@bp.post("/rewards")
+@admin_only
+def create_reward() -> tuple[Response, int, dict[str, str]]:
+    definition = json_body(RewardDefinition)
+    with _db() as session:
+        entry = catalog.create_reward(session, principal=principal(), definition=definition)
+    return jsonify(entry), 201, {"Location": f"{request.path}/{entry['id']}"}
+
+
+@bp.get("/rewards/<reward_id>")
+def get_reward(reward_id: str) -> Response:
+    with _db() as session:
+        return jsonify(catalog.get_reward(session, principal=principal(), reward_id=reward_id))
+
+
+@bp.patch("/rewards/<reward_id>")
+@admin_only
+def update_reward(reward_id: str) -> Response:
+    patch = json_body(RewardPatch)
+    with _db() as session:
+        entry = catalog.update_reward(
+            session, principal=principal(), reward_id=reward_id, patch=patch
+        )
+    return jsonify(entry)
+
+
+@bp.delete("/rewards/<reward_id>")
+@admin_only
+def deactivate_reward(reward_id: str) -> tuple[str, int]:
+    with _db() as session:
+        catalog.deactivate_reward(session, principal=principal(), reward_id=reward_id)
+    return "", 204
+
+
+@bp.post("/rewards/<reward_id>/codes")
+@admin_only
+def upload_codes(reward_id: str) -> Response:
+    if request.mimetype == "text/csv":
+        upload = inventory.parse_csv(request.get_data(as_text=True))
+    else:
+        upload = json_body(CodeUpload)
+    with _db() as session:
+        result = inventory.upload_codes(
+            session, principal=principal(), reward_id=reward_id, upload=upload
+        )
+    return jsonify(result.as_dict())

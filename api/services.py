@@ -1,0 +1,22 @@
+"""What a request handler needs, built once per app from the process runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from api.ratelimit import RateLimiter
+from core.runtime import Runtime
+from workers.queue import ClaimQueue
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    queue: ClaimQueue
+    limiter: RateLimiter
+
+
+def services() -> Services:
+    return current_app.extensions["coffer"]

@@ -1,0 +1,187 @@
+"""The `coffer` command line: serve, worker, beat, db, tenants, keys, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from core.settings import get_settings
+
+
+def _runtime() -> Any:
+    from core.runtime import get_runtime  # noqa: PLC0415 - settings errors surface as CLI errors
+
+    return get_runtime()
+
+
+def _prepare_database() -> Any:
+    """The embedded SQLite default migrates itself; anything else must be migrated already."""
+    from core.migrate import NotMigrated, require_migrated, upgrade  # noqa: PLC0415
+
+    runtime = _runtime()
+    if runtime.settings.uses_sqlite:
+        upgrade(runtime.settings.database_url)
+    try:
+        require_migrated(runtime.db.engine)
+    except NotMigrated as error:
+        raise click.ClickException(str(error)) from error
+    return runtime
+
+
+@click.group()
+def main() -> None:
+    """Coffer: a headless rewards engine."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=16, show_default=True, type=int, help="HTTP worker threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the API, a worker and the periodic jobs in one process."""
+    from api import create_app  # noqa: PLC0415
+    from cli.embedded import serve_http, start_beat, start_worker  # noqa: PLC0415
+    from workers import app as celery  # noqa: PLC0415
+
+    runtime = _prepare_database()
+    if runtime.settings.is_embedded:
+        start_worker(celery)
+        start_beat(celery)
+    else:
+        click.echo("COFFER_BROKER_URL is set: run `coffer worker` and `coffer beat` too.", err=True)
+    serve_http(create_app(runtime), host=host, port=port, threads=threads)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a Celery worker (the same as `celery -A workers worker`)."""
+    from workers import app as celery  # noqa: PLC0415
+
+    celery.worker_main(["worker", *ctx.args])
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run the periodic jobs (the same as `celery -A workers beat`)."""
+    from workers import app as celery  # noqa: PLC0415
+
+    celery.start(["beat", *ctx.args])
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to the latest schema."""
+    from core.migrate import head_revision, upgrade  # noqa: PLC0415
+
+    url = get_settings().database_url
+    upgrade(url)
+    click.echo(f"database is at revision {head_revision(url)}")
+
+
+@main.group()
+def tenants() -> None:
+    """Tenants."""
+
+
+@tenants.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tenants_create(name: str, as_json: bool) -> None:
+    """Create a tenant with admin and server keys for live and test mode."""
+    from core.tenants import create_tenant  # noqa: PLC0415
+
+    with _prepare_database().db.transaction() as session:
+        tenant, keys = create_tenant(session, name=name)
+    result = {"tenant_id": tenant.id, "keys": keys}
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"tenant {tenant.id} ({name})")
+    for mode, scoped in keys.items():
+        for scope, key in scoped.items():
+            click.echo(f"  {mode:4} {scope:6} {key}")
+    click.echo("Keys are shown once; store them now.")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--mode", type=click.Choice(["live", "test"]), required=True)
+@click.option("--scope", type=click.Choice(["admin", "server"]), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_create(tenant_id: str, mode: str, scope: str, as_json: bool) -> None:
+    """Create a key; the full key is shown once."""
+    from core.errors import NotFound  # noqa: PLC0415
+    from core.tenants import issue_key  # noqa: PLC0415
+
+    try:
+        with _prepare_database().db.transaction() as session:
+            issued = issue_key(session, tenant_id=tenant_id, mode=mode, scope=scope)  # type: ignore[arg-type]
+    except NotFound as error:
+        raise click.ClickException(error.detail) from error
+    click.echo(
+        json.dumps(issued.as_dict()) if as_json else f"{issued.key}\n(prefix {issued.prefix})"
+    )
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke a key by its prefix (e.g. ck_live_a1B2c3D4); effective on its next request."""
+    from core.errors import NotFound  # noqa: PLC0415
+    from core.tenants import revoke_key  # noqa: PLC0415
+
+    try:
+        with _prepare_database().db.transaction() as session:
+            revoke_key(session, prefix=prefix)
+    except NotFound as error:
+        raise click.ClickException(error.detail) from error
+    click.echo(f"revoked {prefix}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
+def demo(as_json: bool, base_url: str) -> None:
+    """Seed a demo tenant (catalog, codes, points) and print its keys."""
+    from core.demo import DEMO_PARTICIPANT, seed_demo  # noqa: PLC0415
+
+    with _prepare_database().db.transaction() as session:
+        seeded = seed_demo(session)
+    if as_json:
+        click.echo(json.dumps(seeded))
+        return
+    server_key = seeded["keys"]["live"]["server"]
+    click.echo(f"Demo tenant {seeded['tenant_id']}")
+    click.echo(f"  live admin key:  {seeded['keys']['live']['admin']}")
+    click.echo(f"  live server key: {server_key}")
+    click.echo(f"  {DEMO_PARTICIPANT} has 1500 points.\n")
+    click.echo("List the catalog:")
+    click.echo(
+        f"  curl -s {base_url}/api/v1/gamify/rewards -H 'Authorization: Bearer {server_key}'\n"
+    )
+    click.echo("Claim the 500-point coupon for user_42:")
+    click.echo(
+        f"  curl -s -X POST {base_url}/api/v1/gamify/rewards/{seeded['reward_ids'][0]}/claim "
+        f"-H 'Authorization: Bearer {server_key}' -H 'Content-Type: application/json' "
+        f"-H 'Idempotency-Key: order-1001' "
+        f"""-d '{{"participant_id": "{DEMO_PARTICIPANT}", "points_deduction": true}}'"""
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

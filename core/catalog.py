@@ -1,0 +1,190 @@
+"""The reward catalog: definitions, their lifecycle status, and the catalog entry shape."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.clock import to_wire, utcnow
+from core.errors import RewardNotFound, ValidationFailed
+from core.ids import new_id
+from core.inputs import RewardDefinition, RewardPatch
+from core.models import Inventory, Reward
+from core.tenants import Principal
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    rewards: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def status_of(reward: Reward, now: datetime) -> str:
+    """active, scheduled, expired or inactive; deactivation wins, then expiry."""
+    if reward.deactivated_at is not None:
+        return "inactive"
+    if reward.expires_at is not None and now >= reward.expires_at:
+        return "expired"
+    if reward.starts_at is not None and now < reward.starts_at:
+        return "scheduled"
+    return "active"
+
+
+def entry(reward: Reward, inventory: Inventory, now: datetime) -> dict[str, Any]:
+    """The catalog entry, with available_codes computed at read time."""
+    return {
+        "id": reward.id,
+        "name": reward.name,
+        "type": reward.type,
+        "description": reward.description,
+        "points_cost": reward.points_cost,
+        "available_codes": None if reward.generates_codes else inventory.available,
+        "max_claims_per_user": reward.max_claims_per_user,
+        "expires_at": to_wire(reward.expires_at),
+        "starts_at": to_wire(reward.starts_at),
+        "code_expiry_days": reward.code_expiry_days,
+        "low_stock_threshold": reward.low_stock_threshold,
+        "status": status_of(reward, now),
+        "created_at": to_wire(reward.created_at),
+    }
+
+
+def create_reward(
+    session: Session, *, principal: Principal, definition: RewardDefinition
+) -> dict[str, Any]:
+    """Create a definition and its (empty) inventory."""
+    now = utcnow()
+    reward = Reward(
+        id=new_id("rwd"),
+        tenant_id=principal.tenant_id,
+        mode=principal.mode,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(reward, definition.model_dump())
+    inventory = Inventory(
+        reward_id=reward.id,
+        tenant_id=principal.tenant_id,
+        mode=principal.mode,
+        uploaded_count=0,
+        allocated_count=0,
+        low_stock_notified=False,
+    )
+    session.add(reward)
+    session.flush()  # the inventory row references the reward
+    session.add(inventory)
+    session.flush()
+    return entry(reward, inventory, now)
+
+
+def update_reward(
+    session: Session, *, principal: Principal, reward_id: str, patch: RewardPatch
+) -> dict[str, Any]:
+    """Change the fields present in the patch."""
+    reward, inventory = load(session, principal=principal, reward_id=reward_id)
+    _apply(reward, patch.model_dump(include=patch.model_fields_set))
+    if reward.starts_at and reward.expires_at and reward.expires_at <= reward.starts_at:
+        raise ValidationFailed([{"field": "expires_at", "message": "must be later than starts_at"}])
+    reward.updated_at = utcnow()
+    session.flush()
+    return entry(reward, inventory, reward.updated_at)
+
+
+def deactivate_reward(session: Session, *, principal: Principal, reward_id: str) -> None:
+    """Deactivate (the API's DELETE): no new claims; existing claims stay readable."""
+    reward, _ = load(session, principal=principal, reward_id=reward_id)
+    if reward.deactivated_at is None:
+        reward.deactivated_at = reward.updated_at = utcnow()
+
+
+def get_reward(session: Session, *, principal: Principal, reward_id: str) -> dict[str, Any]:
+    reward, inventory = load(session, principal=principal, reward_id=reward_id)
+    return entry(reward, inventory, utcnow())
+
+
+def list_rewards(
+    session: Session,
+    *,
+    principal: Principal,
+    reward_type: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Active, started, unexpired rewards in creation order, `limit` at a time."""
+    now = utcnow()
+    conditions = [
+        Reward.tenant_id == principal.tenant_id,
+        Reward.mode == principal.mode,
+        Reward.deactivated_at.is_(None),
+        or_(Reward.starts_at.is_(None), Reward.starts_at <= now),
+        or_(Reward.expires_at.is_(None), Reward.expires_at > now),
+    ]
+    if reward_type is not None:
+        conditions.append(Reward.type == reward_type)
+    total = session.scalar(select(func.count()).select_from(Reward).where(*conditions)) or 0
+    query: Select[tuple[Reward, Inventory]] = (
+        select(Reward, Inventory)
+        .join(Inventory, Inventory.reward_id == Reward.id)
+        .where(*conditions)
+        .order_by(Reward.id)
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        query = query.where(Reward.id > decode_cursor(cursor))
+    rows = session.execute(query).all()
+    page = [entry(reward, inventory, now) for reward, inventory in rows[:limit]]
+    more = len(rows) > limit
+    return Page(page, total, encode_cursor(page[-1]["id"]) if more else None)
+
+
+def load(
+    session: Session, *, principal: Principal, reward_id: str, lock: bool = False
+) -> tuple[Reward, Inventory]:
+    """A reward and its inventory within the caller's tenant and mode, or RewardNotFound."""
+    query = (
+        select(Reward, Inventory)
+        .join(Inventory, Inventory.reward_id == Reward.id)
+        .where(
+            and_(
+                Reward.id == reward_id,
+                Reward.tenant_id == principal.tenant_id,
+                Reward.mode == principal.mode,
+            )
+        )
+    )
+    if lock:
+        query = query.with_for_update(of=Inventory)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise RewardNotFound(f"No reward {reward_id}")
+    return row[0], row[1]
+
+
+def _apply(reward: Reward, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        if name == "code_generation":
+            reward.code_prefix = value["prefix"] if value else None
+            reward.code_length = value["length"] if value else None
+        else:
+            setattr(reward, name, value)
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValidationFailed(
+            [{"field": "cursor", "message": "not a cursor Coffer issued"}]
+        ) from error

@@ -1,0 +1,108 @@
+"""Telling a waiting API request that its claim was decided.
+
+With Redis, the worker pushes each outcome onto a per-claim list after commit
+and the API blocks on it (BLPOP): no polling, and an outcome pushed before the
+API starts waiting is still there when it does. Without Redis the API polls
+the request row with a growing interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from core.claims.batch import Outcome
+from core.db import Database
+from core.models import IdempotentRequest
+
+log = logging.getLogger("coffer.notify")
+_OUTCOME_TTL_S = 120
+_POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A claim's final answer: HTTP status and body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class OutcomeWaiter(Protocol):
+    def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None: ...
+
+
+class RedisOutcomes:
+    """Publishes outcomes onto per-claim lists and waits on them."""
+
+    def __init__(self, redis: Any, *, namespace: str = "coffer") -> None:
+        self.redis = redis
+        self.namespace = namespace
+
+    def _key(self, claim_id: str) -> str:
+        return f"{self.namespace}:claim-outcome:{claim_id}"
+
+    def publish(self, outcomes: list[Outcome]) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for outcome in outcomes:
+                key = self._key(outcome.claim_id)
+                pipe.rpush(
+                    key, json.dumps({"status": outcome.response_status, "body": outcome.body})
+                )
+                pipe.expire(key, _OUTCOME_TTL_S)
+            pipe.execute()
+        except Exception:  # waiters fall back to 202; the outcome is safe in the database
+            log.exception("could not notify waiting claim requests")
+
+    def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None:
+        if timeout_s <= 0:
+            return None
+        try:
+            item = self.redis.blpop([self._key(claim_id)], timeout=timeout_s)
+        except Exception:
+            log.exception("waiting on Redis failed; answering 202")
+            return None
+        if item is None:
+            return None
+        payload = json.loads(item[1])
+        return Decided(payload["status"], payload["body"])
+
+
+class PolledOutcomes:
+    """Polls the request row with a growing interval; publishing is a no-op."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def publish(self, outcomes: list[Outcome]) -> None:
+        return None
+
+    def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None:
+        deadline = time.monotonic() + timeout_s
+        interval = _POLL_FIRST_S
+        while True:
+            decided = self.read(request_pk)
+            remaining = deadline - time.monotonic()
+            if decided is not None or remaining <= 0:
+                return decided
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 2, _POLL_MAX_S)
+
+    def read(self, request_pk: int) -> Decided | None:
+        with self.db.transaction() as session:
+            row = session.execute(
+                select(
+                    IdempotentRequest.status,
+                    IdempotentRequest.response_status,
+                    IdempotentRequest.response_body,
+                ).where(IdempotentRequest.id == request_pk)
+            ).one()
+        if row.status == "pending":
+            return None
+        return Decided(row.response_status, row.response_body)

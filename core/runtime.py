@@ -1,0 +1,69 @@
+"""The one wiring path: settings -> database, Redis and outcome notification, per process.
+
+The API, the worker and the CLI all call `get_runtime()`. A forked child (a
+Celery prefork process, a gunicorn worker) builds its own, because connection
+pools must not cross a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from core.db import Database
+from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
+from core.settings import Settings, get_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    redis: Any | None
+    waiter: OutcomeWaiter  # how a fresh claim request waits for its outcome
+    poller: PolledOutcomes  # how a replay waits (it must not take the fresh waiter's notice)
+    publisher: RedisOutcomes | PolledOutcomes
+
+    def close(self) -> None:
+        self.db.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.database_url)
+    poller = PolledOutcomes(db)
+    redis = None
+    notifier: RedisOutcomes | PolledOutcomes = poller
+    if settings.redis_url:
+        import redis as redis_lib  # noqa: PLC0415 - only needed when configured
+
+        redis = redis_lib.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, health_check_interval=30
+        )
+        notifier = RedisOutcomes(redis)
+    return Runtime(settings, db, redis, notifier, poller, notifier)
+
+
+class _Holder:
+    """This process's runtime; rebuilt after a fork (the pid no longer matches)."""
+
+    lock = threading.Lock()
+    runtime: Runtime | None = None
+    pid: int | None = None
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime, built on first use."""
+    with _Holder.lock:
+        if _Holder.runtime is None or _Holder.pid != os.getpid():
+            _Holder.runtime, _Holder.pid = build_runtime(get_settings()), os.getpid()
+        return _Holder.runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install a runtime built elsewhere (tests, `coffer serve`)."""
+    with _Holder.lock:
+        _Holder.runtime, _Holder.pid = runtime, os.getpid()

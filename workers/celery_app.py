@@ -1,0 +1,61 @@
+"""The Celery app: configuration, beat schedule, and the settings it is built from."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging, worker_init
+
+from core.logs import configure_logging
+from core.settings import Settings, get_settings
+
+DRAIN_TASK = "coffer.claims.drain"
+SWEEP_TASK = "coffer.sweep"
+QUEUE = "coffer"
+
+app = Celery("coffer", include=["workers.tasks.claims", "workers.tasks.sweeps"])
+
+
+def configure(celery: Celery, settings: Settings) -> Celery:
+    """Apply Coffer's settings; called at import and again by `coffer serve` and tests."""
+    embedded = settings.broker_url is None
+    celery.conf.update(
+        broker_url=settings.broker_url or "memory://localhost/",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=(
+            {"polling_interval": 0.01}
+            if embedded
+            else {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10}
+        ),
+        # A claim request is recorded before it is enqueued; if the broker is away
+        # the API answers 202 at once and the sweep enqueues it later.
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.1},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_s},
+        },
+        beat_scheduler="celery.beat:Scheduler",  # the schedule is code; no shelve file needed
+    )
+    return celery
+
+
+configure(app, get_settings())
+
+
+@setup_logging.connect
+def _logging(**_: object) -> None:
+    configure_logging(get_settings().log_level)
+
+
+@worker_init.connect
+def _refuse_unmigrated(**_: object) -> None:
+    from core.migrate import require_migrated  # noqa: PLC0415 - keeps celery import light
+    from core.runtime import get_runtime  # noqa: PLC0415
+
+    require_migrated(get_runtime().db.engine)

@@ -1,0 +1,57 @@
+"""Waking workers for pending claims, without one broker message per claim.
+
+Each accepted claim rings a doorbell: a Redis key set with NX. Only the request
+that sets it sends a drain task; the task clears it when it starts and then
+drains everything pending. A claim recorded while the key is set is therefore
+seen by a drain that has not started yet. Without Redis every claim sends a
+task (a drain that finds nothing pending costs one query). The key expires, so
+a lost message only delays claims until the next request or sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from workers.celery_app import DRAIN_TASK
+
+log = logging.getLogger("coffer.queue")
+DOORBELL_TTL_MS = 2000
+
+
+class ClaimQueue:
+    def __init__(self, celery: Celery, redis: Any | None, *, namespace: str = "coffer") -> None:
+        self.celery = celery
+        self.redis = redis
+        self.doorbell = f"{namespace}:claims-doorbell"
+
+    def wake(self, *, force: bool = False) -> bool:
+        """Ask a worker to drain pending claims. Never raises: the sweep is the fallback."""
+        try:
+            if not force and not self._ring():
+                return False  # a drain is already on its way and will see this claim
+            self.celery.send_task(DRAIN_TASK)
+            return True
+        except Exception:
+            log.warning("could not enqueue a claim drain; the sweep will", exc_info=True)
+            self._clear()
+            return False
+
+    def _ring(self) -> bool:
+        if self.redis is None:
+            return True
+        return bool(self.redis.set(self.doorbell, "1", nx=True, px=DOORBELL_TTL_MS))
+
+    def answered(self) -> None:
+        """A drain is starting: later claims must ring again."""
+        self._clear()
+
+    def _clear(self) -> None:
+        if self.redis is None:
+            return
+        try:
+            self.redis.delete(self.doorbell)
+        except Exception:
+            log.warning("could not clear the claims doorbell", exc_info=True)

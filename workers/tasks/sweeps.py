@@ -1,0 +1,22 @@
+"""The periodic sweep: nothing accepted is left behind by a lost message or a dead worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.clock import utcnow
+from core.runtime import get_runtime
+from core.sweep import stale_pending_claims
+from workers.celery_app import SWEEP_TASK, app
+from workers.queue import ClaimQueue
+
+
+@app.task(name=SWEEP_TASK)
+def sweep() -> bool:
+    runtime = get_runtime()
+    cutoff = utcnow() - timedelta(seconds=runtime.settings.sweep_interval_s)
+    with runtime.db.transaction() as session:
+        stale = stale_pending_claims(session, accepted_before=cutoff)
+    if stale:
+        ClaimQueue(app, runtime.redis).wake(force=True)
+    return stale
