@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import to_wire, utcnow
@@ -130,7 +130,7 @@ def list_rewards(
     if reward_type is not None:
         conditions.append(Reward.type == reward_type)
     total = session.scalar(select(func.count()).select_from(Reward).where(*conditions)) or 0
-    query: Select[tuple[Reward, Inventory]] = (
+    query = (
         select(Reward, Inventory)
         .join(Inventory, Inventory.reward_id == Reward.id)
         .where(*conditions)

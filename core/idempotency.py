@@ -99,7 +99,7 @@ def record(
     )
     inserted = session.execute(statement).one_or_none()
     if inserted is not None:
-        return Recorded(*inserted[:5], fresh=True)
+        return _recorded(inserted, fresh=True)
     existing = session.execute(
         select(*_COLUMNS).where(
             IdempotentRequest.tenant_id == principal.tenant_id,
@@ -112,7 +112,18 @@ def record(
             "This Idempotency-Key was first used for a different request "
             "(method, path or body); use a new key for a new request"
         )
-    return Recorded(*existing[:5], fresh=False)
+    return _recorded(existing, fresh=False)
+
+
+def _recorded(row: Any, *, fresh: bool) -> Recorded:
+    return Recorded(
+        id=row.id,
+        claim_id=row.claim_id,
+        status=row.status,
+        response_status=row.response_status,
+        response_body=row.response_body,
+        fresh=fresh,
+    )
 
 
 def complete(

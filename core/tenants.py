@@ -68,7 +68,7 @@ def create_tenant(session: Session, *, name: str) -> tuple[Tenant, dict[str, dic
     tenant = Tenant(id=new_id("ten"), name=name)
     session.add(tenant)
     session.flush()
-    keys = {
+    keys: dict[str, dict[str, str]] = {
         mode: {
             scope: issue_key(session, tenant_id=tenant.id, mode=mode, scope=scope).key
             for scope in SCOPES

@@ -34,9 +34,6 @@ from core.models import (
     RewardCode,
 )
 
-_requests = IdempotentRequest.__table__
-_participants = Participant.__table__
-_inventories = Inventory.__table__
 _GENERATION_ATTEMPTS = 5
 
 
@@ -67,7 +64,7 @@ def lock_pending(
     """The oldest pending claims no other worker holds, locked for this transaction."""
     query = (
         select(
-            IdempotentRequest.id,
+            IdempotentRequest.id.label("request_pk"),
             IdempotentRequest.claim_id,
             IdempotentRequest.tenant_id,
             IdempotentRequest.mode,
@@ -85,7 +82,7 @@ def lock_pending(
     )
     if exclude:
         query = query.where(IdempotentRequest.id.not_in(exclude))
-    return [PendingClaim(*row) for row in session.execute(query)]
+    return [PendingClaim(**row._mapping) for row in session.execute(query)]
 
 
 def decide_and_write(
@@ -223,7 +220,7 @@ def _codes_for(session: Session, grants: list[Grant]) -> dict[int, tuple[int, st
             positions[grant.reward.id].append(grant)
     found: dict[int, tuple[int, str]] = {}
     for reward_id, pool_grants in positions.items():
-        seqs = [g.seq for g in pool_grants]
+        seqs = [g.seq for g in pool_grants if g.seq is not None]
         rows = session.execute(
             select(RewardCode.seq, RewardCode.id, RewardCode.value).where(
                 RewardCode.reward_id == reward_id, RewardCode.seq.between(min(seqs), max(seqs))
@@ -380,8 +377,8 @@ def _update_balances(session: Session, participants: Iterable[ParticipantState])
     ]
     if changed:
         session.connection().execute(
-            update(_participants)
-            .where(_participants.c.id == bindparam("pk"))
+            update(Participant)
+            .where(Participant.id == bindparam("pk"))
             .values(balance=bindparam("new_balance")),
             changed,
         )
@@ -395,8 +392,8 @@ def _update_inventories(session: Session, inventories: Iterable[InventoryState])
     ]
     if changed:
         session.connection().execute(
-            update(_inventories)
-            .where(_inventories.c.reward_id == bindparam("rid"))
+            update(Inventory)
+            .where(Inventory.reward_id == bindparam("rid"))
             .values(
                 allocated_count=bindparam("allocated"), low_stock_notified=bindparam("notified")
             ),
@@ -406,8 +403,8 @@ def _update_inventories(session: Session, inventories: Iterable[InventoryState])
 
 def _complete_requests(session: Session, outcomes: list[Outcome], now: datetime) -> None:
     session.connection().execute(
-        update(_requests)
-        .where(_requests.c.id == bindparam("pk"))
+        update(IdempotentRequest)
+        .where(IdempotentRequest.id == bindparam("pk"))
         .values(
             status=bindparam("new_status"),
             response_status=bindparam("code"),

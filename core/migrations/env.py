@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, pool
 from core.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
+url = config.get_main_option("sqlalchemy.url") or ""
 
 
 def run_migrations_offline() -> None:
