@@ -49,32 +49,67 @@ class DrainReport:
     out_of_time: bool = False
 
 
+class SetAside:
+    """Claims that failed for a non-transient reason, skipped by this process for a while.
+
+    They stay pending (a bug must never decide a claim wrongly); the sweep and
+    later drains try them again once the quarantine is over.
+    """
+
+    def __init__(self, quarantine_s: float = 60.0) -> None:
+        self.quarantine_s = quarantine_s
+        self._until: dict[int, float] = {}
+
+    def add(self, claim_pks: list[int]) -> None:
+        until = time.monotonic() + self.quarantine_s
+        self._until.update(dict.fromkeys(claim_pks, until))
+
+    def current(self) -> list[int]:
+        now = time.monotonic()
+        self._until = {pk: until for pk, until in self._until.items() if until > now}
+        return list(self._until)
+
+
+_set_aside = SetAside()
+
+
 def drain(
-    db: Database, publisher: OutcomePublisher, *, batch_size: int, budget_s: float = 30.0
+    db: Database,
+    publisher: OutcomePublisher,
+    *,
+    batch_size: int,
+    budget_s: float = 30.0,
+    set_aside: SetAside = _set_aside,
 ) -> DrainReport:
     """Decide pending claims until none is left or the time budget is spent.
 
-    A claim that keeps failing for a non-transient reason (a bug, not a rule)
-    is set aside for this run and left pending, so it never blocks the claims
-    behind it; it is logged and retried by the next sweep.
+    When a batch fails for a non-transient reason (a bug, not a rule), the
+    claims are retried one at a time to find the one that fails; it is set
+    aside and logged, and full batches resume, so one bad claim never blocks
+    the claims behind it.
     """
-    report, limit = DrainReport(), batch_size
+    report = DrainReport()
     deadline = time.monotonic() + budget_s
+    singles_left = 0  # > 0 while hunting for the claim that broke a batch
     while time.monotonic() < deadline:
+        limit = 1 if singles_left else batch_size
         try:
-            outcomes = decide_next_batch(db, limit=limit, exclude=report.set_aside)
+            outcomes = decide_next_batch(db, limit=limit, exclude=set_aside.current())
         except BatchFailed as failure:
-            if limit > 1:
-                limit = 1  # find the claim that fails, one at a time
-            else:
+            if singles_left:
                 log.exception(
                     "claim set aside after a non-transient failure",
-                    extra={"request_pk": failure.claim_pks},
+                    extra={"request_pks": failure.claim_pks},
                 )
+                set_aside.add(failure.claim_pks)
                 report.set_aside.extend(failure.claim_pks)
+                singles_left = 0
+            else:
+                singles_left = max(len(failure.claim_pks), 1)
             continue
         if not outcomes:
             return report
+        singles_left = max(singles_left - 1, 0)
         publisher.publish(outcomes)
         _log_outcomes(outcomes)
         report.decided += len(outcomes)

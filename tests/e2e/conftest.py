@@ -16,22 +16,38 @@ from tests.support.tenants import TestTenant, make_tenant
 
 
 @pytest.fixture(scope="session")
-def stack(
-    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    running = Stack(
-        database_url=database_url,
-        redis_url=redis_url,
-        logs=tmp_path_factory.mktemp("stack-logs"),
-        sweep_interval_s="2",
-    )
-    try:
-        running.start_api()
-        running.start_worker()
-        running.start_beat()
-        yield running
-    finally:
-        running.stop()
+def stack_db() -> Iterator[Database]:
+    """The stack's own database: its worker drains every pending claim it holds, so no
+    other test's claims may live there."""
+    with fresh_database("e2e") as url:
+        upgrade(url)
+        db = Database(url, pool_size=8)
+        yield db
+        db.dispose()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with private_redis_db() as redis_url:
+        running = Stack(
+            database_url=stack_db.url,
+            redis_url=redis_url,
+            logs=tmp_path_factory.mktemp("stack-logs"),
+            sweep_interval_s="2",
+        )
+        try:
+            running.start_api()
+            running.start_worker()
+            running.start_beat()
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture
+def tenant(stack_db: Database) -> TestTenant:
+    """A tenant in the stack's database (overrides the session-database tenant)."""
+    return make_tenant(stack_db)
 
 
 @pytest.fixture

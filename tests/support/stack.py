@@ -40,54 +40,43 @@ class Stack:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         with open(self.logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
             process = subprocess.Popen(
-                args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.processes[name] = process
         return process
 
-    def start_api(self) -> None:
-        self._spawn(
-            "api",
-            [
-                str(BIN / "gunicorn"),
-                "api:create_app()",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "-k",
-                "gthread",
-                "-w",
-                "2",
-                "--threads",
-                "32",
-                "--timeout",
-                "60",
-            ],
-        )
+    def start_api(self, **env: str) -> None:
+        """gunicorn on this stack's port; `env` overrides settings for the API alone."""
+        bind = f"127.0.0.1:{self.port}"
+        args = ["api:create_app()", "-b", bind, "-k", "gthread", "-w", "2", "--threads", "32"]
+        self._spawn("api", [str(BIN / "gunicorn"), *args], env)
         self._wait_for(lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, "api")
 
     def start_worker(self, *, concurrency: int = 2) -> None:
-        self._spawn(
+        args = [
+            "-A",
+            "workers",
             "worker",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "workers",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+        ]
+        self._spawn(
+            "worker", [str(BIN / "celery"), *args, "--without-mingle", "--without-gossip"], {}
         )
         self._wait_for(self._worker_ready, "worker")
 
     def start_beat(self) -> None:
-        self._spawn("beat", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel", "WARNING"])
+        args = ["-A", "workers", "beat", "--loglevel", "WARNING"]
+        self._spawn("beat", [str(BIN / "celery"), *args], {})
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill a process and its children (kill -9 of a prefork worker kills them all)."""

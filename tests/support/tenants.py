@@ -11,6 +11,7 @@ from core.tenants import Principal, create_tenant
 
 @dataclass(frozen=True)
 class TestTenant:
+    __test__ = False  # a fixture value, not a test class
     id: str
     keys: dict[str, dict[str, str]]
 
