@@ -1,0 +1,168 @@
+"""The `coffer` command as users run it, and the embedded default (`coffer serve`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.db import Database
+from tests.support.client import Api
+from tests.support.services import fresh_database
+from tests.support.stack import BIN, Stack, free_port
+
+
+def coffer(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "coffer"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment minus every COFFER_* variable: the embedded default."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    return {**env, **settings}
+
+
+def test_tenants_create_prints_keys_for_both_modes_and_scopes(stack_db: Database) -> None:
+    result = coffer(
+        "tenants", "create", "Acme Store", "--json", env=clean_env(COFFER_DATABASE_URL=stack_db.url)
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert set(printed) == {"tenant_id", "keys"}
+    for mode in ("live", "test"):
+        assert set(printed["keys"][mode]) == {"admin", "server"}
+        for key in printed["keys"][mode].values():
+            assert re.fullmatch(rf"ck_{mode}_[A-Za-z0-9_-]{{32,}}", key)
+
+
+def test_a_created_key_works_and_a_revoked_one_fails_on_its_next_request(
+    stack: Stack, stack_db: Database
+) -> None:
+    env = clean_env(COFFER_DATABASE_URL=stack_db.url)
+    tenant_id = json.loads(coffer("tenants", "create", "Keys Co", "--json", env=env).stdout)[
+        "tenant_id"
+    ]
+    created = coffer(
+        "keys",
+        "create",
+        "--tenant",
+        tenant_id,
+        "--mode",
+        "test",
+        "--scope",
+        "server",
+        "--json",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    issued = json.loads(created.stdout)
+    assert set(issued) == {"key", "prefix", "tenant_id", "mode", "scope"}
+    assert (issued["tenant_id"], issued["mode"], issued["scope"]) == (tenant_id, "test", "server")
+    assert issued["key"].startswith(issued["prefix"]) and re.fullmatch(
+        r"ck_test_.{8}", issued["prefix"]
+    )
+
+    api = Api(stack.base_url, issued["key"])
+    assert api.get("/rewards").status_code == 200
+    revoked = coffer("keys", "revoke", issued["prefix"], env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    response = api.get("/rewards")
+    assert response.status_code == 401 and response.json()["code"] == "unauthorized"
+
+
+def test_keys_create_for_an_unknown_tenant_fails_clearly(stack_db: Database) -> None:
+    result = coffer(
+        "keys", "create", "--tenant", "ten_nope", "--mode", "live", "--scope", "admin",
+        env=clean_env(COFFER_DATABASE_URL=stack_db.url),
+    )  # fmt: skip
+    assert result.returncode != 0 and "ten_nope" in result.stderr
+
+
+@pytest.fixture
+def unmigrated_database() -> Iterator[str]:
+    with fresh_database("bare") as url:
+        yield url
+
+
+def test_entry_points_refuse_an_unmigrated_database_with_a_clear_message(
+    unmigrated_database: str,
+) -> None:
+    env = clean_env(
+        COFFER_DATABASE_URL=unmigrated_database, COFFER_BROKER_URL="redis://127.0.0.1:6379/15"
+    )
+    served = coffer("serve", "--port", str(free_port()), env=env)
+    assert served.returncode != 0 and "coffer db upgrade" in served.stderr
+    gunicorn = subprocess.run(
+        [str(BIN / "gunicorn"), "api:create_app()", "-b", f"127.0.0.1:{free_port()}"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert gunicorn.returncode != 0 and "coffer db upgrade" in gunicorn.stderr + gunicorn.stdout
+    upgraded = coffer("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+
+
+def test_coffer_serve_runs_the_demo_on_the_embedded_default(tmp_path: Path) -> None:
+    env = clean_env()
+    demo = coffer("demo", "--json", env=env, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    seeded = json.loads(demo.stdout)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "coffer"), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        api = Api(f"http://127.0.0.1:{port}", seeded["keys"]["live"]["server"])
+        catalog = wait_for_catalog(api)
+        assert (tmp_path / "coffer.db").exists()
+        assert [r["name"] for r in catalog["rewards"]] == [
+            "10% Off Coupon",
+            "Free Shipping",
+            "Canvas Tote Bag",
+        ]
+        assert catalog["total"] == 3 and catalog["rewards"][0]["available_codes"] == 50
+
+        coupon = catalog["rewards"][0]["id"]
+        claimed = api.claim(coupon, "user_42", key="order-1001", points_deduction=True)
+        assert claimed.status_code == 201, claimed.text
+        assert (claimed.json()["code_value"], claimed.json()["new_balance"]) == (
+            "SAVE10-000001",
+            1000,
+        )
+        replay = api.claim(coupon, "user_42", key="order-1001", points_deduction=True)
+        assert replay.json() == claimed.json() and replay.headers["Idempotent-Replayed"] == "true"
+        generated = api.claim(catalog["rewards"][1]["id"], "user_42")
+        assert generated.status_code == 201 and generated.json()["code_value"].startswith("SHIP-")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for_catalog(api: Api) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            response = api.get("/rewards")
+            if response.ok:
+                return response.json()
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError("coffer serve did not answer")
