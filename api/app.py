@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from api.auth import load_principal
 from api.errors import register_error_handlers
 from api.ratelimit import RateLimiter
-from api.routes import claims, ops, participants, rewards
+from api.routes import claims, metrics, ops, participants, rewards
 from api.services import Services
 from core.logs import configure_logging, request_id
 from core.migrate import require_migrated
@@ -46,6 +46,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
         blueprint.before_request(load_principal)
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(metrics.blueprint(runtime))
     return app
 
 

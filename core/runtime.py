@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.db import Database
+from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
 from core.settings import Settings, get_settings
 
@@ -25,6 +26,7 @@ class Runtime:
     waiter: OutcomeWaiter  # how a fresh claim request waits for its outcome
     poller: PolledOutcomes  # how a replay waits (it must not take the fresh waiter's notice)
     publisher: RedisOutcomes | PolledOutcomes
+    stats: ClaimStats  # claim outcome counts and latency, for /metrics
 
     def close(self) -> None:
         self.db.dispose()
@@ -37,6 +39,7 @@ def build_runtime(settings: Settings) -> Runtime:
     poller = PolledOutcomes(db)
     redis = None
     notifier: RedisOutcomes | PolledOutcomes = poller
+    stats: ClaimStats = LocalClaimStats()
     if settings.redis_url:
         import redis as redis_lib  # noqa: PLC0415 - only needed when configured
 
@@ -44,7 +47,8 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.redis_url, socket_connect_timeout=2, health_check_interval=30
         )
         notifier = RedisOutcomes(redis)
-    return Runtime(settings, db, redis, notifier, poller, notifier)
+        stats = RedisClaimStats(redis)
+    return Runtime(settings, db, redis, notifier, poller, notifier, stats)
 
 
 class _Holder:

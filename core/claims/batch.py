@@ -56,6 +56,12 @@ class Outcome:
     body: dict[str, Any]
     trace_id: str | None
     error_code: str | None
+    accepted_at: datetime
+
+    @property
+    def label(self) -> str:
+        """The outcome as a metrics label: `succeeded` or the error code."""
+        return self.error_code or self.status
 
 
 def lock_pending(
@@ -280,7 +286,16 @@ def _succeeded(grant: Grant, code_value: str) -> dict[str, Any]:
 
 def _granted(grant: Grant, body: dict[str, Any]) -> Outcome:
     claim = grant.claim
-    return Outcome(claim.claim_id, claim.request_pk, "succeeded", 201, body, claim.trace_id, None)
+    return Outcome(
+        claim.claim_id,
+        claim.request_pk,
+        "succeeded",
+        201,
+        body,
+        claim.trace_id,
+        None,
+        claim.created_at,
+    )
 
 
 def _refused(refusal: Refusal) -> Outcome:
@@ -293,6 +308,7 @@ def _refused(refusal: Refusal) -> Outcome:
         error.problem(),
         claim.trace_id,
         error.code,
+        claim.created_at,
     )
 
 

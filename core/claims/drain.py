@@ -33,6 +33,10 @@ class OutcomePublisher(Protocol):
     def publish(self, outcomes: list[Outcome]) -> None: ...
 
 
+class OutcomeRecorder(Protocol):
+    def record(self, outcomes: list[Outcome]) -> None: ...
+
+
 class BatchFailed(Exception):
     """A batch failed for a reason a retry will not cure; `claim_pks` were in it."""
 
@@ -80,6 +84,7 @@ def drain(
     batch_size: int,
     budget_s: float = 30.0,
     set_aside: SetAside = _set_aside,
+    stats: OutcomeRecorder | None = None,
 ) -> DrainReport:
     """Decide pending claims until none is left or the time budget is spent.
 
@@ -111,6 +116,8 @@ def drain(
             return report
         singles_left = max(singles_left - 1, 0)
         publisher.publish(outcomes)
+        if stats is not None:
+            stats.record(outcomes)
         _log_outcomes(outcomes)
         report.decided += len(outcomes)
         report.batches += 1

@@ -53,7 +53,7 @@ def tenant(stack_db: Database) -> TestTenant:
 @pytest.fixture
 def api(stack: Stack, tenant: TestTenant) -> Api:
     """The tenant's live admin key against the running stack."""
-    return Api(stack.base_url, tenant.key("live", "admin"))
+    return Api(stack.base_url, tenant.key("live", "admin"), tenant.id)
 
 
 @pytest.fixture

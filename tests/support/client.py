@@ -11,8 +11,9 @@ GAMIFY = "/api/v1/gamify"
 
 
 class Api:
-    def __init__(self, base_url: str, key: str) -> None:
+    def __init__(self, base_url: str, key: str, tenant_id: str | None = None) -> None:
         self.base_url = base_url
+        self.tenant_id = tenant_id
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {key}"
 

@@ -13,7 +13,12 @@ def drain_claims() -> int:
     runtime = get_runtime()
     queue = ClaimQueue(app, runtime.redis)
     queue.answered()
-    report = drain(runtime.db, runtime.publisher, batch_size=runtime.settings.claim_batch_size)
+    report = drain(
+        runtime.db,
+        runtime.publisher,
+        batch_size=runtime.settings.claim_batch_size,
+        stats=runtime.stats,
+    )
     if report.out_of_time:
         queue.wake(force=True)  # let other work in between; a fresh task carries on
     return report.decided
