@@ -19,7 +19,7 @@ def load_principal() -> None:
     """before_request: 401 without a valid key, then count the request against the key's limit."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     svc = services()
-    with svc.runtime.db.transaction() as session:
+    with svc.runtime.db.autocommit() as session:
         principal = authenticate(session, key=key.strip() if scheme.lower() == "bearer" else None)
     g.principal = principal
     svc.limiter.check(principal.key_id)

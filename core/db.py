@@ -37,6 +37,24 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Session]:
+        """A session whose statements each commit on their own: one round trip apiece.
+
+        For reads and for writes that are one statement (recording a claim
+        request is a single INSERT ... ON CONFLICT DO NOTHING), where BEGIN and
+        COMMIT would only add round trips. SQLite gets an ordinary transaction.
+        """
+        if self.is_sqlite:
+            with self.transaction() as session:
+                yield session
+            return
+        with (
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+            Session(bind=connection, expire_on_commit=False, autoflush=False) as session,
+        ):
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -78,11 +78,24 @@ _COLUMNS = (
 )
 
 
+# Built once: recording runs on every keyed request.
+_RECORD = {
+    name: insert(IdempotentRequest)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "mode", "idempotency_key"])
+    .returning(*_COLUMNS)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_EXISTING = select(*_COLUMNS).where(
+    IdempotentRequest.tenant_id == bindparam("tenant_id"),
+    IdempotentRequest.mode == bindparam("mode"),
+    IdempotentRequest.idempotency_key == bindparam("key"),
+)
+
+
 def record(
     session: Session, *, principal: Principal, key: str, print_: str, values: dict[str, Any]
 ) -> Recorded:
     """Record a request under its key, or return the one already there (422 if it differs)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     row = {
         "tenant_id": principal.tenant_id,
         "mode": principal.mode,
@@ -91,21 +104,12 @@ def record(
         "created_at": utcnow(),
         **values,
     }
-    statement = (
-        insert(IdempotentRequest)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "mode", "idempotency_key"])
-        .returning(*_COLUMNS)
-    )
-    inserted = session.execute(statement).one_or_none()
+    dialect = session.get_bind().dialect.name
+    inserted = session.execute(_RECORD[dialect], row).one_or_none()
     if inserted is not None:
         return _recorded(inserted, fresh=True)
     existing = session.execute(
-        select(*_COLUMNS).where(
-            IdempotentRequest.tenant_id == principal.tenant_id,
-            IdempotentRequest.mode == principal.mode,
-            IdempotentRequest.idempotency_key == key,
-        )
+        _EXISTING, {"tenant_id": principal.tenant_id, "mode": principal.mode, "key": key}
     ).one()
     if existing.fingerprint != print_:
         raise IdempotencyKeyReused(

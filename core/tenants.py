@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -109,15 +109,17 @@ def revoke_key(session: Session, *, prefix: str) -> None:
         raise NotFound(f"No active key with prefix {prefix}")
 
 
+_KEY_LOOKUP = select(ApiKey.id, ApiKey.tenant_id, ApiKey.mode, ApiKey.scope).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
 def authenticate(session: Session, *, key: str | None) -> Principal:
-    """The principal for a bearer key, or Unauthorized."""
+    """The principal for a bearer key, or Unauthorized. Checked on every request, so a
+    revoked key fails on its very next one."""
     if not key or not key.startswith(("ck_live_", "ck_test_")):
         raise Unauthorized()
-    row = session.execute(
-        select(ApiKey.id, ApiKey.tenant_id, ApiKey.mode, ApiKey.scope).where(
-            ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
-        )
-    ).one_or_none()
+    row = session.execute(_KEY_LOOKUP, {"key_hash": hash_key(key)}).one_or_none()
     if row is None:
         raise Unauthorized()
     return Principal(key_id=row.id, tenant_id=row.tenant_id, mode=row.mode, scope=row.scope)

@@ -27,7 +27,7 @@ def claim(reward_id: str) -> Response:
     wait_s, applied = wait_seconds(
         request.headers.get("Prefer"), default_ms=svc.runtime.settings.claim_wait_ms
     )
-    with svc.runtime.db.transaction() as session:
+    with svc.runtime.db.autocommit() as session:  # accepting is one INSERT (and a read)
         recorded = accept_claim(
             session,
             principal=principal(),

@@ -6,6 +6,7 @@ import pytest
 
 from core.errors import IdempotencyKeyMissing, ValidationFailed
 from core.idempotency import fingerprint, parse_key
+from core.ids import new_id
 
 
 def test_a_quoted_structured_field_string_is_the_same_key() -> None:
@@ -39,3 +40,8 @@ def test_fingerprints_ignore_key_order_but_not_values_or_paths() -> None:
     assert base != fingerprint(
         "POST", "/r/2/claim", {"participant_id": "u", "points_deduction": True}
     )
+
+
+def test_ids_made_in_one_burst_sort_in_creation_order() -> None:
+    ids = [new_id("rwd") for _ in range(5000)]
+    assert ids == sorted(ids) and len(set(ids)) == 5000
