@@ -15,6 +15,7 @@ import requests
 
 from core.db import Database
 from tests.support.client import Api
+from tests.support.pattern_one import redeem_coupon
 from tests.support.services import fresh_database
 from tests.support.stack import BIN, Stack, free_port
 
@@ -140,14 +141,16 @@ def test_coffer_serve_runs_the_demo_on_the_embedded_default(tmp_path: Path) -> N
         assert catalog["total"] == 3 and catalog["rewards"][0]["available_codes"] == 50
 
         coupon = catalog["rewards"][0]["id"]
-        claimed = api.claim(coupon, "user_42", key="order-1001", points_deduction=True)
-        assert claimed.status_code == 201, claimed.text
-        assert (claimed.json()["code_value"], claimed.json()["new_balance"]) == (
-            "SAVE10-000001",
-            1000,
-        )
-        replay = api.claim(coupon, "user_42", key="order-1001", points_deduction=True)
-        assert replay.json() == claimed.json() and replay.headers["Idempotent-Replayed"] == "true"
+        redeemed = {"ok": True, "code": "SAVE10-000001", "newBalance": 1000}
+        assert redeem_coupon(api, "user_42", coupon, "1001") == redeemed
+        assert redeem_coupon(api, "user_42", coupon, "1001") == redeemed  # a checkout retry
+        assert redeem_coupon(api, "user_42", coupon, "1002") == {"ok": False, "reason": "limit"}
+        assert redeem_coupon(api, "newcomer", coupon, "1003") == {
+            "ok": False,
+            "reason": "low_balance",
+        }
+        tote = catalog["rewards"][2]["id"]
+        assert redeem_coupon(api, "user_42", tote, "1004") == {"ok": False, "reason": "low_balance"}
         generated = api.claim(catalog["rewards"][1]["id"], "user_42")
         assert generated.status_code == 201 and generated.json()["code_value"].startswith("SHIP-")
     finally:
