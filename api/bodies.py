@@ -28,7 +28,8 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ValidationFailed(
             [{"field": name, "message": f"must be an integer from {low} to {high}"}]
         )

@@ -31,8 +31,8 @@ def validation_failed(error: ValidationError) -> ValidationFailed:
             field, message = "body", "is not valid JSON"
         elif item["type"] == "extra_forbidden":
             message = "is not a field Coffer accepts here"
-        elif item["type"] == "model_type":
-            field, message = "body", "must be a JSON object"
+        elif item["type"] == "model_type":  # the body, or a nested object such as code_generation
+            message = "must be a JSON object"
         errors.append({"field": field, "message": message})
     return ValidationFailed(errors)
 
@@ -65,9 +65,12 @@ def register_error_handlers(app: Flask) -> None:
             "status": error.code or 500,
             "detail": error.description or error.name,
         }
+        headers = None
         if error.code == 405:
             problem.update(type="method_not_allowed", code="method_not_allowed")
-        return problem_response(problem, dict(error.get_headers()) if error.code == 405 else None)
+            # Only Allow: the exception's own Content-Type (text/html) must not replace ours.
+            headers = {name: value for name, value in error.get_headers() if name == "Allow"}
+        return problem_response(problem, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

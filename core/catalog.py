@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from core.models import Inventory, Reward
 from core.tenants import Principal
 
 MAX_PAGE = 200
+_CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,10 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValidationFailed(
-            [{"field": "cursor", "message": "not a cursor Coffer issued"}]
-        ) from error
+        last_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        last_id = ""
+    # Only a reward id is a cursor: anything else (NUL included) never reaches a query.
+    if not _CURSOR_ID.match(last_id):
+        raise ValidationFailed([{"field": "cursor", "message": "not a cursor Coffer issued"}])
+    return last_id

@@ -6,16 +6,47 @@ not an integer and 1 is not a boolean.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 RewardType = Literal["coupon", "voucher", "physical", "digital", "points_multiplier"]
 PRINTABLE = r"^[\x20-\x7e]+$"
 MAX_POINTS = 10**12
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ParticipantId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL cannot store NUL in text: refuse it here rather than fail on insert."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _four_digit_utc_year(value: datetime) -> datetime:
+    """In UTC, within the years the wire format (RFC 3339, four-digit years) can show."""
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("is out of range") from error
+    if value.year < 1000:
+        raise ValueError("is out of range")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Timestamp = Annotated[AwareDatetime, AfterValidator(_four_digit_utc_year)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+ParticipantId = Annotated[str, StringConstraints(min_length=1, max_length=255), NoNul]
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=PRINTABLE)
 ]
@@ -32,20 +63,23 @@ class CodeGeneration(Strict):
 
 
 class _DefinitionFields(Strict):
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
     points_cost: PositivePoints | None = None
     max_claims_per_user: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    starts_at: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = None
+    starts_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
     code_expiry_days: Annotated[int, Field(ge=1, le=36500)] | None = None
     code_generation: CodeGeneration | None = None
     low_stock_threshold: Annotated[int, Field(ge=0, le=MAX_POINTS)] | None = None
 
-    @model_validator(mode="after")
-    def _window_is_ordered(self) -> _DefinitionFields:
-        if self.starts_at and self.expires_at and self.expires_at <= self.starts_at:
-            raise ValueError("expires_at must be later than starts_at")
-        return self
+    @field_validator("expires_at")
+    @classmethod
+    def _window_is_ordered(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field validator (not a model one), so the error names expires_at.
+        starts_at = info.data.get("starts_at")
+        if starts_at and value and value <= starts_at:
+            raise ValueError("must be later than starts_at")
+        return value
 
 
 class RewardDefinition(_DefinitionFields):
@@ -60,12 +94,13 @@ class RewardPatch(_DefinitionFields):
     type: RewardType | None = None
     max_claims_per_user: Annotated[int, Field(ge=1, le=1_000_000)] | None = None  # type: ignore[assignment]
 
-    @model_validator(mode="after")
-    def _required_fields_not_cleared(self) -> RewardPatch:
-        for field in ("name", "type", "max_claims_per_user"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        return self
+    @field_validator("name", "type", "max_claims_per_user")
+    @classmethod
+    def _required_fields_not_cleared(cls, value: object) -> object:
+        # Runs only for fields present in the body, and names the field it refuses.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
 
 
 class CodeUpload(Strict):
@@ -74,7 +109,7 @@ class CodeUpload(Strict):
 
 class PointsCredit(Strict):
     amount: PositivePoints
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
 
 
 class ClaimBody(Strict):

@@ -34,15 +34,26 @@ class UploadResult:
 
 
 def parse_csv(text: str) -> CodeUpload:
-    """One code a line; blank lines are skipped; a line with several columns is refused."""
+    """One code a line; blank lines are skipped; a line with several columns is refused.
+
+    A leading byte-order mark (spreadsheets write one) is not part of the first code.
+    """
     codes: list[str] = []
-    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        cells = [cell for cell in row if cell.strip()]
-        if not cells:
-            continue
-        if len(cells) > 1:
-            raise ValidationFailed([{"field": f"line {line_number}", "message": "one code a line"}])
-        codes.append(cells[0])
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    try:
+        for row in reader:
+            cells = [cell for cell in row if cell.strip()]
+            if not cells:
+                continue
+            if len(cells) > 1:
+                raise ValidationFailed(
+                    [{"field": f"line {reader.line_num}", "message": "one code a line"}]
+                )
+            codes.append(cells[0])
+    except csv.Error as error:  # an unclosed quote, a field over the csv module's limit
+        raise ValidationFailed(
+            [{"field": f"line {reader.line_num}", "message": f"not valid CSV: {error}"}]
+        ) from error
     if not codes:
         raise ValidationFailed([{"field": "codes", "message": "the upload holds no codes"}])
     return CodeUpload.model_validate({"codes": codes})
@@ -106,7 +117,10 @@ def _bulk_insert_codes(session: Session, rows: list[dict[str, object]]) -> None:
         return
     # COPY streams the whole upload in one statement: 100,000 codes in well under a second.
     columns = ("tenant_id", "mode", "reward_id", "value", "seq", "created_at")
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY reward_codes ({', '.join(columns)}) FROM STDIN") as copy:
+    driver = connection.connection.driver_connection
+    with (
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(f"COPY reward_codes ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(tuple(row[column] for column in columns))

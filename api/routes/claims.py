@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from api.auth import principal
+from api.auth import load_principal, principal
 from api.bodies import json_body
 from api.errors import PROBLEM_JSON
 from api.prefer import wait_seconds
@@ -17,6 +17,7 @@ from core.inputs import ClaimBody
 from core.logs import request_id
 
 bp = Blueprint("claims", __name__)
+bp.before_request(load_principal)  # every endpoint here needs a key
 
 
 @bp.post("/rewards/<reward_id>/claim")

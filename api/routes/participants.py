@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from api.auth import principal
+from api.auth import load_principal, principal
 from api.bodies import json_body
 from api.services import services
 from core import points
@@ -14,6 +14,7 @@ from core.idempotency import fingerprint, parse_key
 from core.inputs import PointsCredit
 
 bp = Blueprint("participants", __name__)
+bp.before_request(load_principal)  # every endpoint here needs a key
 MAX_PARTICIPANT_ID = 255
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from api.auth import admin_only, principal
+from api.auth import admin_only, load_principal, principal
 from api.bodies import json_body, query_choice, query_int
 from api.services import services
 from core import catalog, inventory
@@ -12,6 +12,7 @@ from core.inputs import CodeUpload, RewardDefinition, RewardPatch
 from core.models import REWARD_TYPES
 
 bp = Blueprint("rewards", __name__)
+bp.before_request(load_principal)  # every endpoint here needs a key
 
 
 def _db():  # type: ignore[no-untyped-def]

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, String
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-Json = JSON().with_variant(JSONB(), "postgresql")
+# Plain JSON, not JSONB: stored as written, so a replayed response keeps its key order
+# (JSONB reorders keys), and writing it skips JSONB's parse.
+Json = JSON()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
