@@ -46,7 +46,10 @@ def _four_digit_utc_year(value: datetime) -> datetime:
 NoNul = AfterValidator(_no_nul)
 Timestamp = Annotated[AwareDatetime, AfterValidator(_four_digit_utc_year)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
-ParticipantId = Annotated[str, StringConstraints(min_length=1, max_length=255), NoNul]
+# No control characters: a participant id must also be addressable in a URL path.
+ParticipantId = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=PRINTABLE)
 ]

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
+from api.openapi import DOCUMENT_PATH, document
 from api.services import services
 
 bp = Blueprint("ops", __name__)
@@ -25,6 +26,12 @@ def readyz() -> tuple[Response, int]:
     checks = {"database": _database_ok(), "broker": _broker_ok(svc.queue.celery)}
     ready = all(checks.values())
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+
+@bp.get(DOCUMENT_PATH)
+def openapi() -> Response:
+    """The OpenAPI 3.1 document describing every endpoint (api/openapi.py)."""
+    return jsonify(document())
 
 
 def _database_ok() -> bool:

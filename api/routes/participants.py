@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import TypeAdapter, ValidationError
 
 from api.auth import load_principal, principal
 from api.bodies import json_body
@@ -11,17 +12,22 @@ from core import points
 from core.claims.queries import participant_rewards
 from core.errors import ValidationFailed
 from core.idempotency import fingerprint, parse_key
-from core.inputs import PointsCredit
+from core.inputs import ParticipantId, PointsCredit
 
 bp = Blueprint("participants", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
-MAX_PARTICIPANT_ID = 255
+
+
+_PARTICIPANT_ID = TypeAdapter(ParticipantId)
 
 
 def _checked(participant_id: str) -> str:
-    if len(participant_id) > MAX_PARTICIPANT_ID:
-        raise ValidationFailed([{"field": "participant_id", "message": "at most 255 characters"}])
-    return participant_id
+    """The path's participant id, held to the same rules as one in a body."""
+    try:
+        return _PARTICIPANT_ID.validate_python(participant_id)
+    except ValidationError as error:
+        message = error.errors(include_url=False)[0]["msg"]
+        raise ValidationFailed([{"field": "participant_id", "message": message}]) from error
 
 
 @bp.post("/participants/<path:participant_id>/points")

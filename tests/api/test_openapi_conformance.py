@@ -1,0 +1,712 @@
+"""The OpenAPI document is valid, describes every route, and the running API conforms to it.
+
+Every request below goes through the Flask test client; every response (status,
+headers, body) is validated against GET /api/v1/openapi.json with openapi-core,
+and the (operation, status, error code) triples seen are counted: the last
+test asserts that every documented one was produced at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import schemathesis
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_spec_validator import validate
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy import select
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
+
+from api import create_app
+from api.openapi import DOCUMENT_PATH, PROBLEM_JSON, document
+from core.claims.drain import drain
+from core.models import IdempotentRequest
+from core.runtime import Runtime, build_runtime
+from core.settings import Settings
+from tests.support.tenants import TestTenant
+
+API = "/api/v1/gamify"
+# The headers Coffer itself sets: each one a response carries must be documented for it.
+COFFER_HEADERS = ("Location", "Idempotent-Replayed", "Preference-Applied", "Retry-After")
+Seen = set[tuple[str, int, str | None]]  # (operationId, status, error code)
+
+
+def template(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: `<path:participant_id>` -> `{participant_id}`."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def path_pattern(path: str) -> str:
+    """An OpenAPI path as a regular expression: each `{name}` is one path segment."""
+    parts = re.split(r"(\{\w+\})", path)
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+
+
+def later(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_key() -> str:
+    return f"key-{uuid.uuid4().hex}"
+
+
+@dataclass
+class Conformance:
+    """Sends requests and holds each response to the document."""
+
+    app: Flask
+    spec: dict[str, Any]
+    openapi: OpenAPI
+    seen: Seen
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        data: str | bytes | None = None,
+        content_type: str | None = None,
+        app: Flask | None = None,
+        valid_request: bool = True,
+    ) -> TestResponse:
+        """One request; `valid_request` also holds the request itself to the document."""
+        kwargs: dict[str, Any] = {"method": method, "headers": headers or {}}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if data is not None:
+            kwargs["data"] = data
+        if content_type is not None:
+            kwargs["content_type"] = content_type
+        response = (app or self.app).test_client().open(path, **kwargs)
+        request = Request(EnvironBuilder(path, **kwargs).get_environ())
+        if valid_request:
+            self.openapi.validate_request(WerkzeugOpenAPIRequest(request))
+        self.openapi.validate_response(
+            WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response)
+        )
+        operation = self._documented_response(request, response)
+        self._check_headers(operation, response)
+        code = response.get_json()["code"] if response.mimetype == PROBLEM_JSON else None
+        self.seen.add((operation["operationId"], response.status_code, code))
+        return response
+
+    def _documented_response(self, request: Request, response: TestResponse) -> dict[str, Any]:
+        """The operation the request is documented under (by path template, as clients see it)."""
+        method = request.method.lower()
+        matches = [
+            item[method]
+            for path, item in self.spec["paths"].items()
+            if method in item and re.fullmatch(path_pattern(path), request.path)
+        ]
+        assert len(matches) == 1, (request.method, request.path)
+        operation: dict[str, Any] = matches[0]
+        assert str(response.status_code) in operation["responses"], response.get_data(True)
+        return operation
+
+    @staticmethod
+    def _check_headers(operation: dict[str, Any], response: TestResponse) -> None:
+        documented = operation["responses"][str(response.status_code)].get("headers", {})
+        for name in COFFER_HEADERS:
+            if name in response.headers:
+                assert name in documented, f"{name} is not documented for this response"
+        if response.status_code == 204:
+            assert response.get_data() == b""
+
+
+@pytest.fixture(scope="module")
+def seen() -> Seen:
+    return set()
+
+
+@pytest.fixture(scope="module")
+def served(app: Flask) -> tuple[dict[str, Any], OpenAPI]:
+    """The document as the API serves it, and openapi-core's validator for it."""
+    spec = app.test_client().get(DOCUMENT_PATH).get_json()
+    # openapi-core decodes application/json only: these two are JSON and text too.
+    media = {PROBLEM_JSON: json.loads, "text/csv": bytes.decode}
+    return spec, OpenAPI.from_dict(spec, config=Config(extra_media_type_deserializers=media))
+
+
+@pytest.fixture
+def conf(app: Flask, served: tuple[dict[str, Any], OpenAPI], seen: Seen) -> Conformance:
+    return Conformance(app, *served, seen)
+
+
+@pytest.fixture
+def variant(settings: Settings) -> Iterator[Callable[..., Flask]]:
+    """Another app on the same database and broker with some settings changed."""
+    runtimes: list[Runtime] = []
+
+    def make(*, check_schema: bool = True, **overrides: Any) -> Flask:
+        changed = {**settings.model_dump(), "redis_url": None, **overrides}
+        runtime = build_runtime(Settings(**changed, _env_file=None))  # type: ignore[call-arg]
+        runtimes.append(runtime)
+        return create_app(runtime, check_schema=check_schema)
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+
+
+@dataclass
+class World:
+    """One tenant's rewards and participants, and a valid request for every operation."""
+
+    tenant: TestTenant
+    reward_id: str
+    claim_id: str
+    participant: str
+
+    def auth(self, scope: str = "admin") -> dict[str, str]:
+        return self.tenant.auth("live", scope)
+
+    def samples(self, conf: Conformance) -> dict[str, dict[str, Any]]:
+        """operationId -> a request that succeeds (fresh objects where it consumes one)."""
+        rid, pid = self.reward_id, quote(self.participant, safe="")
+        return {
+            "listRewards": {"method": "GET", "path": f"{API}/rewards"},
+            "createReward": {
+                "method": "POST",
+                "path": f"{API}/rewards",
+                "json_body": {"name": "Sample", "type": "voucher"},
+            },
+            "getReward": {"method": "GET", "path": f"{API}/rewards/{rid}"},
+            "updateReward": {
+                "method": "PATCH",
+                "path": f"{API}/rewards/{rid}",
+                "json_body": {"description": "Changed"},
+            },
+            "deactivateReward": {
+                "method": "DELETE",
+                "path": f"{API}/rewards/{create_reward(conf, self, name='Doomed')['id']}",
+            },
+            "uploadCodes": {
+                "method": "POST",
+                "path": f"{API}/rewards/{rid}/codes",
+                "json_body": {"codes": [f"C-{uuid.uuid4().hex}"]},
+            },
+            "claimReward": {
+                "method": "POST",
+                "path": f"{API}/rewards/{rid}/claim",
+                "headers": {"Idempotency-Key": new_key(), "Prefer": "respond-async"},
+                "json_body": {"participant_id": self.participant},
+            },
+            "getClaim": {"method": "GET", "path": f"{API}/claims/{self.claim_id}"},
+            "creditPoints": {
+                "method": "POST",
+                "path": f"{API}/participants/{pid}/points",
+                "headers": {"Idempotency-Key": new_key()},
+                "json_body": {"amount": 10, "reason": "sample"},
+            },
+            "getPoints": {"method": "GET", "path": f"{API}/participants/{pid}/points"},
+            "getParticipantRewards": {"method": "GET", "path": f"{API}/participants/{pid}/rewards"},
+            "healthz": {"method": "GET", "path": "/healthz"},
+            "readyz": {"method": "GET", "path": "/readyz"},
+            "metrics": {"method": "GET", "path": "/metrics"},
+            "openapi": {"method": "GET", "path": DOCUMENT_PATH},
+        }
+
+
+def create_reward(conf: Conformance, world: World, **fields: Any) -> dict[str, Any]:
+    body = {"name": "10% Off Coupon", "type": "coupon", **fields}
+    response = conf.call("POST", f"{API}/rewards", headers=world.auth(), json_body=body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def world(conf: Conformance, tenant: TestTenant) -> World:
+    partial = World(tenant, "", "", f"user:{uuid.uuid4().hex}@shop")
+    generated = {"prefix": "GEN-", "length": 8}
+    reward = create_reward(conf, partial, code_generation=generated, max_claims_per_user=100)
+    claimed = conf.call(
+        "POST",
+        f"{API}/rewards/{reward['id']}/claim",
+        headers={**partial.auth(), "Idempotency-Key": new_key(), "Prefer": "respond-async"},
+        json_body={"participant_id": partial.participant},
+    )
+    assert claimed.status_code == 202
+    return World(tenant, reward["id"], claimed.get_json()["claim_id"], partial.participant)
+
+
+def operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """operationId -> (method, path, operation object)."""
+    return {
+        op["operationId"]: (method, path, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    }
+
+
+def conf_runtime(conf: Conformance) -> Runtime:
+    return conf.app.extensions["coffer"].runtime  # type: ignore[no-any-return]
+
+
+def drain_claims(runtime: Runtime) -> int:
+    return drain(runtime.db, runtime.publisher, batch_size=100).decided
+
+
+def draining_soon(runtime: Runtime) -> threading.Thread:
+    """A thread draining until it has decided a claim: a waiting request then gets 201/409.
+
+    Whatever was pending before is decided first, so the claim it decides is the next one.
+    """
+    drain_claims(runtime)
+
+    def run() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not drain_claims(runtime):
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def claim(
+    conf: Conformance,
+    world: World,
+    reward_id: str,
+    *,
+    key: str | None = None,
+    prefer: str = "respond-async",
+    participant: str | None = None,
+    deduct: bool = False,
+) -> TestResponse:
+    headers = {**world.auth("server"), "Idempotency-Key": key or new_key(), "Prefer": prefer}
+    body = {"participant_id": participant or world.participant, "points_deduction": deduct}
+    return conf.call("POST", f"{API}/rewards/{reward_id}/claim", headers=headers, json_body=body)
+
+
+# The document itself.
+
+
+def test_the_served_document_is_valid_openapi_3_1_and_needs_no_key(client: FlaskClient) -> None:
+    response = client.get(DOCUMENT_PATH)
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    served = response.get_json()
+    validate(served)
+    assert served["openapi"] == "3.1.0"
+    assert served == json.loads(json.dumps(document()))
+
+
+def test_every_route_is_documented_and_every_documented_operation_is_routed(app: Flask) -> None:
+    routed = {
+        (template(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, item in document()["paths"].items() for method in item}
+
+    assert {r for r in routed if r[0].startswith("/api/v1")} <= documented
+    assert routed == documented
+
+
+def test_every_operation_has_a_sample_request(conf: Conformance, world: World) -> None:
+    assert set(world.samples(conf)) == set(operations(conf.spec))
+
+
+# Success responses.
+
+
+def test_every_operation_succeeds_as_documented(conf: Conformance, world: World) -> None:
+    for operation_id, sample in world.samples(conf).items():
+        headers = {**world.auth(), **sample.pop("headers", {})}
+        response = conf.call(**sample, headers=headers)
+        assert response.status_code < 300, (operation_id, response.get_data(as_text=True))
+
+
+def test_catalog_entries_conform_in_every_status(conf: Conformance, world: World) -> None:
+    full = create_reward(
+        conf,
+        world,
+        description="Ten percent off",
+        points_cost=500,
+        max_claims_per_user=2,
+        expires_at=later(30),
+        code_expiry_days=30,
+        low_stock_threshold=5,
+    )
+    scheduled = create_reward(conf, world, starts_at=later(1))
+    expired = create_reward(conf, world, starts_at=later(-3), expires_at=later(-1))
+    patched = conf.call(
+        "PATCH",
+        f"{API}/rewards/{full['id']}",
+        headers=world.auth(),
+        json_body={"points_cost": None, "code_generation": None, "name": "Renamed"},
+    )
+    gone = conf.call("DELETE", f"{API}/rewards/{full['id']}", headers=world.auth())
+    statuses = [
+        conf.call("GET", f"{API}/rewards/{reward['id']}", headers=world.auth()).get_json()["status"]
+        for reward in (full, scheduled, expired)
+    ]
+
+    assert (scheduled["status"], expired["status"], statuses) == (
+        "scheduled",
+        "expired",
+        ["inactive", "scheduled", "expired"],
+    )
+    assert patched.status_code == 200 and patched.get_json()["points_cost"] is None
+    assert gone.status_code == 204
+
+
+def test_a_catalog_page_conforms_with_and_without_a_next_cursor(
+    conf: Conformance, world: World
+) -> None:
+    create_reward(conf, world, name="Second")
+    first = conf.call("GET", f"{API}/rewards?limit=1", headers=world.auth("server"))
+    cursor = first.get_json()["next_cursor"]
+    rest = conf.call(
+        "GET", f"{API}/rewards?limit=200&reward_type=coupon&cursor={cursor}", headers=world.auth()
+    )
+
+    assert isinstance(cursor, str)
+    assert rest.get_json()["next_cursor"] is None
+
+
+def test_a_csv_code_upload_conforms(conf: Conformance, world: World) -> None:
+    response = conf.call(
+        "POST",
+        f"{API}/rewards/{world.reward_id}/codes",
+        headers=world.auth(),
+        data="CSV-1\nCSV-2\n\nCSV-1\n",
+        content_type="text/csv",
+    )
+
+    assert response.get_json() == {"added": 2, "duplicates": 1, "available_codes": 2}
+
+
+def test_points_credits_replays_debits_and_ledgers_conform(conf: Conformance, world: World) -> None:
+    path = f"{API}/participants/{quote(world.participant, safe='')}/points"
+    headers = {**world.auth("server"), "Idempotency-Key": new_key()}
+    first = conf.call("POST", path, headers=headers, json_body={"amount": 300})
+    replay = conf.call("POST", path, headers=headers, json_body={"amount": 300})
+    priced = create_reward(conf, world, points_cost=100, code_generation={})
+    drainer = draining_soon(conf_runtime(conf))
+    paid = claim(conf, world, priced["id"], deduct=True, prefer="wait=5")
+    drainer.join()
+    ledger = conf.call("GET", path, headers=world.auth("server"))
+
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == first.get_json()
+    assert (paid.get_json()["points_deducted"], paid.get_json()["new_balance"]) == (100, 200)
+    debit = ledger.get_json()["entries"][0]
+    assert (debit["kind"], debit["amount"], debit["claim_id"]) == (
+        "claim_debit",
+        -100,
+        paid.get_json()["claim_id"],
+    )
+
+
+# Claims: 202, pending, 201 (fresh and replayed), and every business failure.
+
+
+def test_an_accepted_claim_is_202_pending_then_201_once_decided(
+    conf: Conformance, world: World
+) -> None:
+    key = new_key()
+    accepted = claim(conf, world, world.reward_id, key=key)
+    again = claim(conf, world, world.reward_id, key=key)
+    claim_id = accepted.get_json()["claim_id"]
+    pending = conf.call("GET", f"{API}/claims/{claim_id}", headers=world.auth("server"))
+    drain_claims(conf_runtime(conf))
+    succeeded = conf.call("GET", f"{API}/claims/{claim_id}", headers=world.auth("server"))
+    replayed = claim(conf, world, world.reward_id, key=key)
+    held = conf.call(
+        "GET",
+        f"{API}/participants/{quote(world.participant, safe='')}/rewards",
+        headers=world.auth("server"),
+    )
+
+    assert (accepted.status_code, again.status_code) == (202, 202)
+    assert accepted.headers["Location"] == f"{API}/claims/{claim_id}"
+    assert accepted.headers["Preference-Applied"] == "respond-async"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert pending.get_json() == {"claim_id": claim_id, "status": "pending"}
+    assert succeeded.get_json()["status"] == "succeeded"
+    assert replayed.status_code == 201 and replayed.get_json() == succeeded.get_json()
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert held.get_json()["total_claimed"] == 2  # with the world's own claim
+
+
+def test_a_claim_that_waits_for_the_worker_is_201(conf: Conformance, world: World) -> None:
+    reward = create_reward(conf, world, code_expiry_days=7, code_generation={})
+    drainer = draining_soon(conf_runtime(conf))
+    response = claim(conf, world, reward["id"], prefer="wait=5")
+    drainer.join()
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.headers["Preference-Applied"] == "wait=5"
+    assert "Idempotent-Replayed" not in response.headers
+    assert response.get_json()["expires_at"] is not None
+
+
+def test_every_business_failure_conforms_fresh_replayed_and_read_back(
+    conf: Conformance, world: World
+) -> None:
+    costly = create_reward(conf, world, points_cost=10**6, code_generation={})
+    empty = create_reward(conf, world)
+    once = create_reward(conf, world, code_generation={})
+    inactive = create_reward(conf, world, code_generation={})
+    expired = create_reward(conf, world, expires_at=later(-1), starts_at=later(-2))
+    conf.call("DELETE", f"{API}/rewards/{inactive['id']}", headers=world.auth())
+    claim(conf, world, once["id"], prefer="wait=0")
+    drain_claims(conf_runtime(conf))
+    cases = {
+        "insufficient_points": {"reward_id": costly["id"], "deduct": True},
+        "inventory_exhausted": {"reward_id": empty["id"]},
+        "max_claims_exceeded": {"reward_id": once["id"]},
+        "reward_inactive": {"reward_id": inactive["id"]},
+        "reward_expired": {"reward_id": expired["id"]},
+    }
+
+    for code, case in cases.items():
+        key = new_key()
+        drainer = draining_soon(conf_runtime(conf))
+        fresh = claim(conf, world, **case, key=key, prefer="wait=5")
+        drainer.join()
+        replayed = claim(conf, world, **case, key=key)
+        claim_id = claim_id_under(conf, world, key)
+        failed = conf.call("GET", f"{API}/claims/{claim_id}", headers=world.auth("server"))
+
+        assert (fresh.status_code, fresh.get_json()["code"]) == (409, code)
+        assert replayed.get_json() == fresh.get_json()
+        assert replayed.headers["Idempotent-Replayed"] == "true"
+        assert failed.get_json() == {
+            "claim_id": claim_id,
+            "status": "failed",
+            "error": fresh.get_json(),
+        }
+
+
+def claim_id_under(conf: Conformance, world: World, key: str) -> str:
+    """A claim's id when its answer (a problem) does not carry it."""
+    with conf_runtime(conf).db.transaction() as session:
+        return session.scalar(  # type: ignore[no-any-return]
+            select(IdempotentRequest.claim_id).where(
+                IdempotentRequest.tenant_id == world.tenant.id,
+                IdempotentRequest.idempotency_key == key,
+            )
+        )
+
+
+# Refusals: each error code each operation documents.
+
+
+def req(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    return {"method": method, "path": API + path, **kwargs}
+
+
+def test_requests_refused_before_acceptance_conform(
+    conf: Conformance, world: World, other_tenant: TestTenant
+) -> None:
+    rid, pid = world.reward_id, quote(world.participant, safe="")
+    unknown, too_long, stranger = f"rwd_{'0' * 26}", "u" * 256, other_tenant.auth("live", "server")
+    claimant = {"participant_id": "u"}
+    refusals = [
+        (400, "validation_error", req("GET", "/rewards?limit=0")),
+        (400, "validation_error", req("GET", "/rewards?cursor=nope")),
+        (404, "reward_not_found", req("GET", f"/rewards/{unknown}")),
+        (404, "reward_not_found", req("PATCH", f"/rewards/{unknown}", json_body={"name": "x"})),
+        (404, "reward_not_found", req("DELETE", f"/rewards/{unknown}")),
+        (404, "reward_not_found", req("POST", f"/rewards/{unknown}/codes",
+                                      json_body={"codes": ["A"]})),
+        (400, "validation_error", req("POST", f"/rewards/{rid}/codes", data="A,B\n",
+                                      content_type="text/csv")),
+        (404, "reward_not_found", req("POST", f"/rewards/{unknown}/claim", json_body=claimant,
+                                      headers={"Idempotency-Key": new_key()})),
+        (400, "idempotency_key_missing", req("POST", f"/rewards/{rid}/claim", json_body=claimant)),
+        (400, "validation_error", req("POST", f"/rewards/{rid}/claim", json_body=claimant,
+                                      headers={"Idempotency-Key": "k" * 256})),
+        (404, "claim_not_found", req("GET", f"/claims/clm_{'0' * 26}")),
+        (400, "idempotency_key_missing", req("POST", f"/participants/{pid}/points",
+                                             json_body={"amount": 1})),
+        (400, "validation_error", req("GET", f"/participants/{too_long}/points")),
+        (400, "validation_error", req("GET", f"/participants/{too_long}/rewards")),
+        # A line feed inside a participant id matches no route (reported, documented).
+        (404, "not_found", req("GET", "/participants/a%0Ab/points")),
+        (404, "not_found", req("GET", "/participants/a%0Ab/rewards")),
+        (404, "not_found", req("POST", "/participants/a%0Ab/points", json_body={"amount": 1},
+                               headers={"Idempotency-Key": new_key()})),
+        # Another tenant's objects are 404, never 403.
+        (404, "claim_not_found", req("GET", f"/claims/{world.claim_id}", headers=stranger)),
+        (404, "reward_not_found", req("GET", f"/rewards/{rid}", headers=stranger)),
+    ]  # fmt: skip
+
+    for status, code, request in refusals:
+        scope = "server" if request["method"] == "GET" else "admin"
+        headers = {**world.auth(scope), **request.pop("headers", {})}
+        response = conf.call(**request, headers=headers, valid_request=False)
+        assert (response.status_code, response.get_json()["code"]) == (status, code), request
+
+
+def test_a_reused_idempotency_key_is_422_on_claims_and_credits(
+    conf: Conformance, world: World
+) -> None:
+    key = new_key()
+    claim(conf, world, world.reward_id, key=key)
+    reused_claim = claim(conf, world, world.reward_id, key=key, participant="someone-else")
+    path = f"{API}/participants/{quote(world.participant, safe='')}/points"
+    headers = {**world.auth("server"), "Idempotency-Key": new_key()}
+    conf.call("POST", path, headers=headers, json_body={"amount": 1})
+    reused_credit = conf.call("POST", path, headers=headers, json_body={"amount": 2})
+
+    codes = {reused_claim.get_json()["code"], reused_credit.get_json()["code"]}
+    assert codes == {"idempotency_key_reused"}
+
+
+def test_every_operation_without_a_key_is_401(conf: Conformance, world: World) -> None:
+    for operation_id, sample in world.samples(conf).items():
+        if operations(conf.spec)[operation_id][2]["x-coffer-access"] == "public":
+            continue
+        response = conf.call(**sample, valid_request=False)
+        assert response.status_code == 401, operation_id
+
+
+def test_every_admin_operation_with_a_server_key_is_403(conf: Conformance, world: World) -> None:
+    for operation_id, sample in world.samples(conf).items():
+        if operations(conf.spec)[operation_id][2]["x-coffer-access"] != "admin":
+            continue
+        headers = {**world.auth("server"), **sample.pop("headers", {})}
+        response = conf.call(**sample, headers=headers)
+        assert response.status_code == 403, operation_id
+
+
+def test_every_body_that_is_not_valid_json_is_400(conf: Conformance, world: World) -> None:
+    for operation_id, sample in world.samples(conf).items():
+        if "json_body" not in sample:
+            continue
+        del sample["json_body"]
+        headers = {**world.auth(), **sample.pop("headers", {})}
+        response = conf.call(
+            **sample, headers=headers, data="{nope", content_type="application/json",
+            valid_request=False,
+        )  # fmt: skip
+        assert response.get_json()["code"] == "validation_error", operation_id
+
+
+def test_every_body_over_the_size_limit_is_413(
+    conf: Conformance, world: World, variant: Callable[..., Flask]
+) -> None:
+    small = variant(max_body_bytes=1024)
+    for operation_id, sample in world.samples(conf).items():
+        if "json_body" not in sample:
+            continue
+        del sample["json_body"]
+        headers = {**world.auth(), **sample.pop("headers", {})}
+        response = conf.call(
+            **sample, headers=headers, data=" " * 2048, content_type="application/json",
+            app=small, valid_request=False,
+        )  # fmt: skip
+        assert response.status_code == 413, operation_id
+
+
+def test_every_keyed_operation_over_the_rate_limit_is_429(
+    conf: Conformance, world: World, variant: Callable[..., Flask]
+) -> None:
+    limited = variant(rate_limit="1/hour")
+    allowed = world.samples(conf)["listRewards"]
+    conf.call(**allowed, headers=world.auth(), app=limited)  # the one request the hour allows
+    for operation_id, sample in world.samples(conf).items():
+        if operations(conf.spec)[operation_id][2]["x-coffer-access"] == "public":
+            continue
+        headers = {**world.auth(), **sample.pop("headers", {})}
+        response = conf.call(**sample, headers=headers, app=limited)
+        assert response.status_code == 429, operation_id
+        assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_readiness_without_a_database_is_503(
+    conf: Conformance, variant: Callable[..., Flask]
+) -> None:
+    broken = variant(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none", check_schema=False
+    )
+    response = conf.call("GET", "/readyz", app=broken)
+
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"] is False
+
+
+# Fuzzing: generated valid and invalid requests to every operation, deterministically.
+
+fuzzed = schemathesis.openapi.from_dict(json.loads(json.dumps(document())))
+fuzzed.config.generation.update(
+    modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],
+    deterministic=True,
+    database="none",
+)
+FUZZ_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@fuzzed.parametrize()
+@settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_generated_requests_get_documented_responses_and_never_a_500(
+    case: schemathesis.Case, app: Flask, tenant: TestTenant
+) -> None:
+    case.call_and_validate(app=app, headers=tenant.auth("live", "admin"), checks=FUZZ_CHECKS)
+
+
+# Last: every documented response was produced by some request above.
+
+
+def test_every_documented_status_and_error_code_was_exercised(
+    request: pytest.FixtureRequest, seen: Seen
+) -> None:
+    module = sys.modules[__name__]
+    selected = {
+        getattr(item, "originalname", item.name)
+        for item in request.session.items
+        if getattr(item, "module", None) is module
+    }
+    if selected != {name for name in dir(module) if name.startswith("test_")}:
+        pytest.skip("needs every test of this module")
+    documented: Seen = set()
+    for operation_id, (_, _, op) in operations(document()).items():
+        for status, response in op["responses"].items():
+            problem = response.get("content", {}).get(PROBLEM_JSON)
+            codes = problem["schema"]["properties"]["code"]["enum"] if problem else [None]
+            documented |= {(operation_id, int(status), code) for code in codes}
+
+    assert sorted(documented - seen, key=str) == []
+    assert sorted(seen - documented, key=str) == []
