@@ -104,11 +104,12 @@ def record(
         "created_at": utcnow(),
         **values,
     }
-    dialect = session.get_bind().dialect.name
-    inserted = session.execute(_RECORD[dialect], row).one_or_none()
+    # On the Core connection: through Session.execute an insert takes the ORM bulk path.
+    connection = session.connection()
+    inserted = connection.execute(_RECORD[connection.dialect.name], row).one_or_none()
     if inserted is not None:
         return _recorded(inserted, fresh=True)
-    existing = session.execute(
+    existing = connection.execute(
         _EXISTING, {"tenant_id": principal.tenant_id, "mode": principal.mode, "key": key}
     ).one()
     if existing.fingerprint != print_:

@@ -119,7 +119,7 @@ def authenticate(session: Session, *, key: str | None) -> Principal:
     revoked key fails on its very next one."""
     if not key or not key.startswith(("ck_live_", "ck_test_")):
         raise Unauthorized()
-    row = session.execute(_KEY_LOOKUP, {"key_hash": hash_key(key)}).one_or_none()
+    row = session.connection().execute(_KEY_LOOKUP, {"key_hash": hash_key(key)}).one_or_none()
     if row is None:
         raise Unauthorized()
     return Principal(key_id=row.id, tenant_id=row.tenant_id, mode=row.mode, scope=row.scope)
