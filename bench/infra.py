@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import fcntl
 import os
 import signal
 import socket
@@ -28,7 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-import redis
+
+from tests.support.services import private_redis_db as shared_private_redis_db
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -100,26 +100,9 @@ def server_settings(url: str) -> dict[str, str]:
 
 @contextmanager
 def private_redis_db() -> Iterator[str]:
-    """A Redis database number nobody else holds (test-suite lock files), flushed around use."""
-    for number in range(15, 0, -1):
-        handle = open(f"/tmp/coffer-test-redis-db-{number}.lock", "w")  # noqa: SIM115
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        url = f"{REDIS_BASE_URL}/{number}"
-        client = redis.Redis.from_url(url)
-        client.flushdb()
-        try:
-            yield url
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                client.flushdb()
-            client.close()
-            handle.close()
-        return
-    raise RuntimeError("all Redis databases 1-15 are held by test or bench runs")
+    """A Redis database number nobody else holds, shared with the test suite's allocator."""
+    with shared_private_redis_db(REDIS_BASE_URL, descending=True) as url:
+        yield url
 
 
 # ----------------------------------------------------------------- processes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import uuid
@@ -30,23 +31,26 @@ def fresh_database(label: str = "t") -> Iterator[str]:
 
 
 @contextmanager
-def private_redis_db() -> Iterator[str]:
-    """A Redis database number no other test run holds (a lock file per number), emptied."""
-    for number in range(1, 16):
+def private_redis_db(base_url: str = REDIS_BASE_URL, *, descending: bool = False) -> Iterator[str]:
+    """A Redis database number no other test or bench run holds (a lock file per number),
+    emptied before and after. The bench counts down from 15 so it rarely meets the tests."""
+    numbers = range(15, 0, -1) if descending else range(1, 16)
+    for number in numbers:
         handle = open(f"/tmp/coffer-test-redis-db-{number}.lock", "w")  # noqa: SIM115
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             continue
-        url = f"{REDIS_BASE_URL}/{number}"
+        url = f"{base_url}/{number}"
         client = redis.Redis.from_url(url)
         client.flushdb()
         try:
             yield url
         finally:
-            client.flushdb()
+            with contextlib.suppress(redis.RedisError):
+                client.flushdb()
             client.close()
             handle.close()
         return
-    raise RuntimeError("all Redis databases 1-15 are held by other test runs")
+    raise RuntimeError("all Redis databases 1-15 are held by other test or bench runs")
