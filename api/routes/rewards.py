@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from api.auth import admin_only, load_principal, principal
 from api.bodies import json_body, query_choice, query_int
@@ -15,7 +18,7 @@ bp = Blueprint("rewards", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db() -> AbstractContextManager[Session]:
     return services().runtime.db.transaction()
 
 
