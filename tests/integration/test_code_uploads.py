@@ -16,22 +16,13 @@ from core.inputs import CodeUpload
 from core.inventory import UploadResult, upload_codes
 from core.models import Inventory, RewardCode
 from core.runtime import Runtime
+from tests.api.conftest import codes_in_seq_order
 from tests.support.claims import new_reward
 from tests.support.tenants import TestTenant
 
 UPLOADERS = 8
 BATCH = 500
 STRIDE = 250  # each batch overlaps half of the next one
-
-
-def stored(runtime: Runtime, reward_id: str) -> list[tuple[int, str]]:
-    with runtime.db.transaction() as session:
-        rows = session.execute(
-            select(RewardCode.seq, RewardCode.value)
-            .where(RewardCode.reward_id == reward_id)
-            .order_by(RewardCode.seq)
-        )
-        return [(int(seq), value) for seq, value in rows]
 
 
 def test_concurrent_overlapping_uploads_add_each_code_once_with_contiguous_positions(
@@ -60,7 +51,7 @@ def test_concurrent_overlapping_uploads_add_each_code_once_with_contiguous_posit
         results = [future.result() for future in futures]
 
     distinct = {code for batch in batches for code in batch}
-    rows = stored(runtime, reward_id)
+    rows = codes_in_seq_order(runtime, reward_id)
     assert sum(result.added for result in results) == len(distinct) == len(rows)
     assert sum(result.duplicates for result in results) == UPLOADERS * BATCH - len(distinct)
     assert [seq for seq, _ in rows] == list(range(1, len(distinct) + 1))
@@ -105,14 +96,14 @@ def test_an_upload_to_another_tenants_reward_is_not_found_and_adds_nothing(
             upload=CodeUpload(codes=[f"X-{uuid.uuid4().hex}"]),
         )
 
-    assert len(stored(runtime, reward_id)) == 2
+    assert len(codes_in_seq_order(runtime, reward_id)) == 2
 
 
 def test_the_database_refuses_a_code_twice_for_one_reward(
     runtime: Runtime, tenant: TestTenant
 ) -> None:
     reward_id = new_reward(runtime.db, tenant, codes=1)
-    ((seq, value),) = stored(runtime, reward_id)
+    ((seq, value),) = codes_in_seq_order(runtime, reward_id)
 
     with pytest.raises(IntegrityError), runtime.db.transaction() as session:
         session.add(
