@@ -8,8 +8,9 @@ import uuid
 from flask import Flask, Response, request
 
 from api.errors import register_error_handlers
+from api.query import check_query
 from api.ratelimit import RateLimiter
-from api.routes import claims, metrics, ops, participants, rewards
+from api.routes import claims, docs, metrics, ops, participants, rewards
 from api.services import Services
 from core.errors import NotFound
 from core.logs import configure_logging, request_id
@@ -30,7 +31,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     configure_logging(settings.log_level)
     if check_schema:
         require_migrated(runtime.db.engine)
-    app = Flask("coffer")
+    app = Flask("coffer", static_folder=None)  # no /static: it would serve the working folder
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     configure_celery(celery_app, settings)
@@ -41,11 +42,13 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     )
     app.before_request(_assign_request_id)
     app.before_request(_refuse_nul_in_path)
+    app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     app.after_request(_echo_request_id)
     register_error_handlers(app)
     for blueprint in (rewards.bp, claims.bp, participants.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(metrics.blueprint(runtime))
     return app
 

@@ -1,61 +1,58 @@
-"""The OpenAPI 3.1 document served at GET /api/v1/openapi.json, built from the code it describes.
+"""The OpenAPI 3.1 document served at GET /api/v1/openapi.json, generated from the app.
 
-Request bodies come from the pydantic models the routes validate with
-(core/inputs.py); response shapes are written out below, matching what
-core/catalog.py, core/points.py and core/claims/ produce; error codes, statuses
-and titles come from core/errors.py. tests/api/test_openapi_conformance.py
-drives every operation through the real app and checks it against this document.
+Paths, methods and path parameters come from the Flask url_map; query
+parameters from the query model each view declares (api/query.py); request
+bodies from core/inputs.py and response bodies from core/schemas, through
+pydantic's JSON Schema (draft 2020-12, which OpenAPI 3.1 speaks); error codes,
+statuses and titles from core/errors.py. What the code cannot say (summary,
+contract section, access level, the error codes a route can answer) is the
+table OPERATIONS below, keyed by Flask endpoint: a route without an entry
+stops the document from being built, so no route goes undocumented.
 
-To describe a new endpoint, add an `Operation` to OPERATIONS (and any new
-response shape to RESPONSE_SCHEMAS). Its access level adds 401/403/429, a
-request body adds 400/413; list only the other error codes it can return.
+An operation's access level adds 401/403/429, a request body 413, and every
+operation can answer 400 validation_error (an unknown query parameter); list
+only the other error codes it can return.
 """
 
 from __future__ import annotations
 
-import copy
+import re
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import metadata
 from typing import Any
 
+from flask import Flask
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from core import catalog, errors
+from api.query import query_model
+from core import errors
 from core.inputs import ClaimBody, CodeUpload, PointsCredit, RewardDefinition, RewardPatch
-from core.models import REWARD_TYPES
+from core.schemas import (
+    ClaimPending,
+    ClaimStatus,
+    ClaimSucceeded,
+    CodeUploadResult,
+    FieldError,
+    Health,
+    ParticipantRewards,
+    PointsCredited,
+    PointsSummary,
+    Problem,
+    Readiness,
+    RewardEntry,
+    RewardPage,
+)
 
-API = "/api/v1/gamify"
 DOCUMENT_PATH = "/api/v1/openapi.json"
 PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
 Schema = dict[str, Any]
+Shape = type[BaseModel] | str | None  # a model, a name in RAW_SCHEMAS, or no body
 
 
 def ref(name: str, kind: str = "schemas") -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _closed(properties: dict[str, Schema], description: str) -> Schema:
-    """An object with exactly these members, all present (the code always writes every key)."""
-    return {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-def _id(prefix: str) -> Schema:
-    return {
-        "type": "string",
-        "pattern": f"^{prefix}_[0-9a-z]{{26}}$",
-        "examples": [f"{prefix}_01jd3x8k2m9q4r7t5v6w8y0z1a"],
-    }
 
 
 def _error_catalog() -> dict[str, type[errors.CofferError]]:
@@ -73,163 +70,15 @@ def _error_catalog() -> dict[str, type[errors.CofferError]]:
 ERRORS = _error_catalog()
 CLAIM_REJECTIONS = sorted(c.code for c in ERRORS.values() if issubclass(c, errors.ClaimRejected))
 
-
-TIMESTAMP: Schema = {
-    "type": "string",
-    "format": "date-time",
-    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
-    "description": "RFC 3339, UTC, to the second.",
-}
-COUNT: Schema = {"type": "integer", "minimum": 0}
-REWARD_TYPE: Schema = {"type": "string", "enum": list(REWARD_TYPES)}
-CLAIM_SHAPE: dict[str, Schema] = {
-    "claim_id": _id("clm"),
-    "reward_id": _id("rwd"),
-    "reward_name": {"type": "string"},
-    "reward_type": REWARD_TYPE,
-    "code_value": {"type": "string"},
-    "claimed_at": TIMESTAMP,
-    "expires_at": {**_nullable(TIMESTAMP), "description": "claimed_at + code_expiry_days"},
-}
-
-# The shapes the code writes (core/catalog.py, core/inventory.py, core/points.py, core/claims/).
-RESPONSE_SCHEMAS: dict[str, Schema] = {
-    "RewardEntry": _closed(
-        {
-            "id": _id("rwd"),
-            "name": {"type": "string"},
-            "type": REWARD_TYPE,
-            "description": _nullable({"type": "string"}),
-            "points_cost": _nullable({"type": "integer", "minimum": 1}),
-            "available_codes": {
-                **_nullable(COUNT),
-                "description": "Unallocated codes left; null when the reward generates codes.",
-            },
-            "max_claims_per_user": {"type": "integer", "minimum": 1},
-            "expires_at": _nullable(TIMESTAMP),
-            "starts_at": _nullable(TIMESTAMP),
-            "code_expiry_days": _nullable({"type": "integer", "minimum": 1}),
-            "low_stock_threshold": _nullable(COUNT),
-            "status": {"type": "string", "enum": ["active", "scheduled", "expired", "inactive"]},
-            "created_at": TIMESTAMP,
-        },
-        "A catalog entry (CONTRACT §4).",
-    ),
-    "RewardList": _closed(
-        {
-            "rewards": {"type": "array", "items": ref("RewardEntry")},
-            "total": {**COUNT, "description": "All matching rewards, not just this page."},
-            "next_cursor": _nullable({"type": "string"}),
-        },
-        "One page of active, started, unexpired rewards in creation order.",
-    ),
-    "CodeUploadResult": _closed(
-        {"added": COUNT, "duplicates": COUNT, "available_codes": COUNT},
-        "Codes added, codes refused as already present or repeated, and codes left.",
-    ),
-    "ClaimSucceeded": _closed(
-        {
-            "claim_id": CLAIM_SHAPE["claim_id"],
-            "status": {"const": "succeeded"},
-            "participant_id": {"type": "string"},
-            **{k: v for k, v in CLAIM_SHAPE.items() if k != "claim_id"},
-            "points_deducted": COUNT,
-            "new_balance": COUNT,
-        },
-        "The claim response (CONTRACT §6).",
-    ),
-    "ClaimPending": _closed(
-        {"claim_id": _id("clm"), "status": {"const": "pending"}},
-        "Accepted and queued; GET the Location for the outcome.",
-    ),
-    "ClaimFailed": _closed(
-        {"claim_id": _id("clm"), "status": {"const": "failed"}, "error": ref("ClaimRejection")},
-        "Decided and refused by a business rule; `error` is the problem the claim answered.",
-    ),
-    "ClaimStatus": {
-        "oneOf": [ref("ClaimSucceeded"), ref("ClaimPending"), ref("ClaimFailed")],
-        "discriminator": {
-            "propertyName": "status",
-            "mapping": {
-                "succeeded": "#/components/schemas/ClaimSucceeded",
-                "pending": "#/components/schemas/ClaimPending",
-                "failed": "#/components/schemas/ClaimFailed",
-            },
-        },
-    },
-    "ClaimRecord": _closed(CLAIM_SHAPE, "One claim a participant holds."),
-    "ParticipantRewards": _closed(
-        {
-            "participant_id": {"type": "string"},
-            "rewards": {"type": "array", "items": ref("ClaimRecord"), "maxItems": 1000},
-            "total_claimed": COUNT,
-        },
-        "The participant's claims, newest first (the newest 1,000; total_claimed counts all).",
-    ),
-    "LedgerEntry": _closed(
-        {
-            "entry_id": _id("pte"),
-            "amount": {"type": "integer", "description": "Credits > 0, debits < 0."},
-            "kind": {"type": "string", "enum": ["credit", "claim_debit", "reversal_refund"]},
-            "reason": _nullable({"type": "string"}),
-            "claim_id": _nullable(_id("clm")),
-            "balance_after": COUNT,
-            "created_at": TIMESTAMP,
-        },
-        "One append-only points ledger entry.",
-    ),
-    "PointsSummary": _closed(
-        {
-            "participant_id": {"type": "string"},
-            "balance": COUNT,
-            "entries": {"type": "array", "items": ref("LedgerEntry"), "maxItems": 1000},
-        },
-        "Balance and ledger, newest first; an unknown participant has balance 0 and no entries.",
-    ),
-    "PointsCredited": _closed(
-        {"participant_id": {"type": "string"}, "balance": COUNT, "entry_id": _id("pte")},
-        "The balance after the credit and the ledger entry it wrote.",
-    ),
-    "FieldError": _closed(
-        {"field": {"type": "string"}, "message": {"type": "string"}}, "One refused field."
-    ),
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details; `type` and `code` carry the same stable code.",
-        "properties": {
-            "type": {"type": "string"},
-            "code": {"type": "string"},
-            "title": {"type": "string", "minLength": 1},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "detail": {"type": "string", "minLength": 1},
-            "errors": {"type": "array", "items": ref("FieldError"), "minItems": 1},
-        },
-        "required": ["type", "code", "title", "status", "detail"],
-        "additionalProperties": False,
-        "if": {"properties": {"code": {"const": "validation_error"}}, "required": ["code"]},
-        "then": {"required": ["errors"]},
-    },
-    "ClaimRejection": {
-        "allOf": [ref("Problem")],
-        "properties": {"code": {"enum": CLAIM_REJECTIONS}, "status": {"const": 409}},
-    },
-    "Health": _closed({"status": {"const": "ok"}}, "The process is up."),
-    "Readiness": _closed(
-        {
-            "status": {"type": "string", "enum": ["ready", "unavailable"]},
-            "checks": _closed(
-                {"database": {"type": "boolean"}, "broker": {"type": "boolean"}},
-                "Whether each dependency answered.",
-            ),
-        },
-        "Ready when the database and the broker both answer.",
-    ),
+# Bodies that are not JSON objects, so not pydantic models.
+RAW_SCHEMAS: dict[str, Schema] = {
     "PrometheusText": {"type": "string", "description": "Prometheus text exposition format."},
     "OpenAPIDocument": {
         "type": "object",
         "required": ["openapi", "info", "paths"],
         "description": "This document.",
     },
+    "HtmlPage": {"type": "string", "description": "An HTML page."},
 }
 
 HEADERS: dict[str, Schema] = {
@@ -257,6 +106,11 @@ HEADERS: dict[str, Schema] = {
         "schema": {"type": "integer", "minimum": 1},
     },
 }
+
+
+def _id(prefix: str) -> Schema:
+    return {"type": "string", "examples": [f"{prefix}_01jd3x8k2m9q4r7t5v6w8y0z1a"]}
+
 
 PARAMETERS: dict[str, Schema] = {
     "RewardId": {"name": "reward_id", "in": "path", "required": True, "schema": _id("rwd")},
@@ -288,7 +142,8 @@ PARAMETERS: dict[str, Schema] = {
         "name": "Prefer",
         "in": "header",
         "description": "`respond-async` answers 202 at once; `wait=N` waits up to N seconds "
-        "(capped by COFFER_CLAIM_WAIT_MS, the default wait).",
+        "(capped by COFFER_CLAIM_WAIT_MS, the default wait). Not part of the request a key "
+        "is compared against.",
         "schema": {"type": "string", "examples": ["respond-async", "wait=2"]},
     },
     "RequestId": {
@@ -297,181 +152,184 @@ PARAMETERS: dict[str, Schema] = {
         "description": "A request id to log under (1-64 of `A-Za-z0-9._:-`); else one is made.",
         "schema": {"type": "string"},
     },
-    "RewardType": {"name": "reward_type", "in": "query", "schema": REWARD_TYPE},
-    "Limit": {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": catalog.MAX_PAGE, "default": 50},
-    },
-    "Cursor": {
-        "name": "cursor",
-        "in": "query",
-        "description": "The next_cursor of the previous page.",
-        "schema": {"type": "string"},
-    },
+}
+PATH_PARAMETERS = {  # path argument -> name in PARAMETERS
+    "reward_id": "RewardId",
+    "claim_id": "ClaimId",
+    "participant_id": "ParticipantId",
+}
+SECTIONS = {
+    "§4": "Catalog and admin",
+    "§5": "Points",
+    "§6": "Claims",
+    "§9": "Operations",
 }
 
 
-def _request_schemas() -> dict[str, Schema]:
-    """The pydantic models' JSON Schemas (draft 2020-12, which OpenAPI 3.1 speaks)."""
-    models = (RewardDefinition, RewardPatch, CodeUpload, PointsCredit, ClaimBody)
-    _, schema = models_json_schema(
-        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
-    )
-    defs: dict[str, Schema] = schema["$defs"]
-    # A patch changes only the fields present: no defaults, and the required fields of a
-    # definition refuse null (the model's validator says so; its schema cannot).
-    for name, prop in defs["RewardPatch"]["properties"].items():
-        prop.pop("default", None)
-        if name in ("name", "type", "max_claims_per_user"):
-            prop.update(prop.pop("anyOf")[0])
-    return defs
+@dataclass(frozen=True)
+class Reply:
+    """A success response: its body's shape and the headers it carries."""
+
+    description: str
+    shape: Shape = None
+    headers: tuple[str, ...] = ()
+    media: str = JSON
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One endpoint. `access` is public (no key), server (server or admin key) or admin."""
+    """What the code cannot tell about an endpoint.
 
-    method: str
-    path: str
+    `access` is public (no key), server (server or admin key) or admin;
+    `section` is the CONTRACT.md section that specifies it.
+    """
+
     operation_id: str
     summary: str
+    section: str
     tag: str
     access: str
-    responses: dict[int, Schema]
+    responses: dict[int, Reply]
     errors: tuple[str, ...] = ()
-    body: dict[str, Schema] | None = None  # media type -> schema
-    parameters: tuple[str, ...] = ()  # names in PARAMETERS
+    body: dict[str, type[BaseModel] | Schema] | None = None  # media type -> model or schema
+    headers: tuple[str, ...] = ()  # header parameters, names in PARAMETERS
     description: str = ""
     error_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # status -> names
 
 
-def reply(
-    description: str,
-    schema: str | None = None,
-    *,
-    headers: tuple[str, ...] = (),
-    media: str = "application/json",
-) -> Schema:
-    """A success response: a named schema (or none, as for 204) and the headers it carries."""
-    out: Schema = {"description": description}
-    if schema is not None:
-        out["content"] = {media: {"schema": ref(schema)}}
-    out["headers"] = {name: ref(name, "headers") for name in ("X-Request-ID", *headers)}
-    return out
-
-
-JSON = "application/json"
-ENTRY = reply("The catalog entry.", "RewardEntry")
 CLAIM_HEADERS = ("Idempotent-Replayed", "Preference-Applied")
+ENTRY = Reply("The catalog entry.", RewardEntry)
 
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "get", f"{API}/rewards", "listRewards", "List the catalog", "Catalog", "server",
-        {200: reply("A page of catalog entries.", "RewardList")},
-        parameters=("RewardType", "Limit", "Cursor"), errors=("validation_error",),
+OPERATIONS: dict[str, Operation] = {
+    "rewards.list_rewards": Operation(
+        "listRewards", "List the catalog", "§4", "Catalog", "server",
+        {200: Reply("A page of catalog entries.", RewardPage)},
+        description="Active, started, unexpired rewards in creation order, `limit` at a time; "
+        "`total` counts all matching rewards, `next_cursor` reads the next page.",
     ),
-    Operation(
-        "post", f"{API}/rewards", "createReward", "Create a reward", "Catalog", "admin",
-        {201: reply("The new catalog entry.", "RewardEntry", headers=("Location",))},
-        body={JSON: ref("RewardDefinition")},
+    "rewards.create_reward": Operation(
+        "createReward", "Create a reward", "§4", "Catalog", "admin",
+        {201: Reply("The new catalog entry.", RewardEntry, headers=("Location",))},
+        body={JSON: RewardDefinition},
+        description="Creates a definition with an empty inventory.",
     ),
-    Operation(
-        "get", f"{API}/rewards/{{reward_id}}", "getReward", "Read a reward", "Catalog", "server",
-        {200: ENTRY}, parameters=("RewardId",), errors=("reward_not_found",),
+    "rewards.get_reward": Operation(
+        "getReward", "Read a reward", "§4", "Catalog", "server",
+        {200: ENTRY}, errors=("reward_not_found",),
         description="Also for a scheduled, expired or deactivated reward (see `status`).",
     ),
-    Operation(
-        "patch", f"{API}/rewards/{{reward_id}}", "updateReward", "Change a reward", "Catalog",
-        "admin", {200: ENTRY}, parameters=("RewardId",), errors=("reward_not_found",),
-        body={JSON: ref("RewardPatch")},
+    "rewards.update_reward": Operation(
+        "updateReward", "Change a reward", "§4", "Catalog", "admin",
+        {200: ENTRY}, errors=("reward_not_found",), body={JSON: RewardPatch},
         description="Only the fields present change; `null` clears a nullable field.",
     ),
-    Operation(
-        "delete", f"{API}/rewards/{{reward_id}}", "deactivateReward", "Deactivate a reward",
-        "Catalog", "admin", {204: reply("Deactivated; existing claims stay readable.")},
-        parameters=("RewardId",), errors=("reward_not_found",),
+    "rewards.deactivate_reward": Operation(
+        "deactivateReward", "Deactivate a reward", "§4", "Catalog", "admin",
+        {204: Reply("Deactivated; existing claims stay readable.")},
+        errors=("reward_not_found",),
+        description="No new claims of it; `GET /rewards/{reward_id}` shows it `inactive`.",
     ),
-    Operation(
-        "post", f"{API}/rewards/{{reward_id}}/codes", "uploadCodes", "Upload codes", "Inventory",
-        "admin", {200: reply("What the upload added.", "CodeUploadResult")},
-        parameters=("RewardId",), errors=("reward_not_found",),
+    "rewards.upload_codes": Operation(
+        "uploadCodes", "Upload codes", "§4", "Inventory", "admin",
+        {200: Reply("What the upload added.", CodeUploadResult)},
+        errors=("reward_not_found",),
         body={
-            JSON: ref("CodeUpload"),
+            JSON: CodeUpload,
             "text/csv": {"type": "string", "description": "One code a line; blank lines skipped."},
         },
-        description="Codes are unique per reward and allocated oldest upload first, in order.",
+        description="Codes are unique per reward: one already present, or repeated within the "
+        "upload, counts as a duplicate and is added once. Codes are allocated oldest upload "
+        "first, in upload order.",
     ),
-    Operation(
-        "post", f"{API}/rewards/{{reward_id}}/claim", "claimReward", "Claim a reward", "Claims",
-        "server",
+    "claims.claim": Operation(
+        "claimReward", "Claim a reward", "§6", "Claims", "server",
         {
-            201: reply("The claim succeeded.", "ClaimSucceeded", headers=CLAIM_HEADERS),
-            202: reply(
-                "Accepted, still pending.", "ClaimPending", headers=("Location", *CLAIM_HEADERS)
+            201: Reply("The claim succeeded.", ClaimSucceeded, headers=CLAIM_HEADERS),
+            202: Reply(
+                "Accepted, still pending.", ClaimPending, headers=("Location", *CLAIM_HEADERS)
             ),
         },
-        parameters=("RewardId", "IdempotencyKey", "Prefer"), body={JSON: ref("ClaimBody")},
+        headers=("IdempotencyKey", "Prefer"), body={JSON: ClaimBody},
         error_headers={409: CLAIM_HEADERS},  # a business failure is an outcome, like 201
         errors=(
             "idempotency_key_missing", "reward_not_found", "idempotency_key_reused",
             *CLAIM_REJECTIONS,
         ),
-        description="Checks run in this order, the first failing one wins: reward_not_found, "
-        "reward_inactive, reward_expired, max_claims_exceeded, insufficient_points, "
-        "inventory_exhausted. The same key and request returns the original outcome with "
-        "`Idempotent-Replayed: true`.",
+        description="Records the claim under its key, queues it and waits for the worker "
+        "(COFFER_CLAIM_WAIT_MS, or as `Prefer` asks): 201 on success, the business failure "
+        "as its problem, else 202. Checks run in this order, the first failing one wins: "
+        "reward_not_found, reward_inactive, reward_expired, max_claims_exceeded, "
+        "insufficient_points, inventory_exhausted. The same key and request returns the "
+        "original outcome with `Idempotent-Replayed: true`; the same key with another request "
+        "is 422.",
     ),
-    Operation(
-        "get", f"{API}/claims/{{claim_id}}", "getClaim", "Read a claim", "Claims", "server",
-        {200: reply("Pending, failed (with its problem) or succeeded.", "ClaimStatus")},
-        parameters=("ClaimId",), errors=("claim_not_found",),
+    "claims.get_claim": Operation(
+        "getClaim", "Read a claim", "§6", "Claims", "server",
+        {200: Reply("Pending, failed (with its problem) or succeeded.", ClaimStatus)},
+        errors=("claim_not_found",),
+        description="The claim's current state, told apart by `status`.",
     ),
-    Operation(
-        "post", f"{API}/participants/{{participant_id}}/points", "creditPoints", "Credit points",
-        "Participants", "server",
-        {201: reply("Credited (or the replay of the original credit).", "PointsCredited",
+    "participants.credit": Operation(
+        "creditPoints", "Credit points", "§5", "Participants", "server",
+        {201: Reply("Credited (or the replay of the original credit).", PointsCredited,
                     headers=("Idempotent-Replayed",))},
-        parameters=("ParticipantId", "IdempotencyKey"), body={JSON: ref("PointsCredit")},
+        headers=("IdempotencyKey",), body={JSON: PointsCredit},
         errors=("idempotency_key_missing", "idempotency_key_reused", "not_found"),
-        description="Creates the participant on first use.",
+        description="Adds `amount` points and appends a `credit` ledger entry, creating the "
+        "participant on first use; once per Idempotency-Key (a replay returns the original "
+        "answer with `Idempotent-Replayed: true`).",
     ),
-    Operation(
-        "get", f"{API}/participants/{{participant_id}}/points", "getPoints",
-        "Read a participant's points", "Participants", "server",
-        {200: reply("Balance and ledger.", "PointsSummary")},
-        parameters=("ParticipantId",), errors=("validation_error", "not_found"),
+    "participants.balance": Operation(
+        "getPoints", "Read a participant's points", "§5", "Participants", "server",
+        {200: Reply("Balance and ledger.", PointsSummary)},
+        errors=("not_found",),
+        description="The balance and the newest 1,000 ledger entries, newest first; an "
+        "unknown participant has balance 0 and no entries (200, not 404).",
     ),
-    Operation(
-        "get", f"{API}/participants/{{participant_id}}/rewards", "getParticipantRewards",
-        "List a participant's claimed rewards", "Participants", "server",
-        {200: reply("The participant's claims.", "ParticipantRewards")},
-        parameters=("ParticipantId",), errors=("validation_error", "not_found"),
+    "participants.rewards": Operation(
+        "getParticipantRewards", "List a participant's claimed rewards", "§6", "Participants",
+        "server", {200: Reply("The participant's claims.", ParticipantRewards)},
+        errors=("not_found",),
+        description="Every claim the participant holds, newest first (the newest 1,000; "
+        "`total_claimed` counts all); none for an unknown participant.",
     ),
-    Operation(
-        "get", "/healthz", "healthz", "Process is up", "Operations", "public",
-        {200: reply("Up.", "Health")},
+    "ops.healthz": Operation(
+        "healthz", "Process is up", "§9", "Operations", "public",
+        {200: Reply("Up.", Health)}, description="Answers while the process runs.",
     ),
-    Operation(
-        "get", "/readyz", "readyz", "Dependencies reachable", "Operations", "public",
-        {200: reply("Ready.", "Readiness"), 503: reply("Not ready.", "Readiness")},
+    "ops.readyz": Operation(
+        "readyz", "Dependencies reachable", "§9", "Operations", "public",
+        {200: Reply("Ready.", Readiness), 503: Reply("Not ready.", Readiness)},
+        description="Ready when the database and the broker both answer.",
     ),
-    Operation(
-        "get", "/metrics", "metrics", "Prometheus metrics", "Operations", "public",
-        {200: reply("Prometheus text exposition.", "PrometheusText", media="text/plain")},
+    "metrics.metrics": Operation(
+        "metrics", "Prometheus metrics", "§9", "Operations", "public",
+        {200: Reply("Prometheus text exposition.", "PrometheusText", media="text/plain")},
+        description="Claims by outcome, claim latency, queue depth; no ids in labels.",
     ),
-    Operation(
-        "get", DOCUMENT_PATH, "openapi", "This OpenAPI document", "Operations", "public",
-        {200: reply("The OpenAPI 3.1 document.", "OpenAPIDocument")},
+    "ops.openapi": Operation(
+        "openapi", "This OpenAPI document", "§9", "Operations", "public",
+        {200: Reply("The OpenAPI 3.1 document.", "OpenAPIDocument")},
+        description="Generated from the routes and the pydantic models they use.",
     ),
-)  # fmt: skip
+    "docs.docs": Operation(
+        "docs", "Interactive API reference", "§9", "Operations", "public",
+        {200: Reply("Swagger UI over this document.", "HtmlPage", media="text/html")},
+        description="Works without internet access: every asset is served from this origin.",
+    ),
+}  # fmt: skip
+UNDOCUMENTED = frozenset({"docs.asset"})  # the files of the /docs page
+
+
+class UndocumentedRoute(LookupError):
+    """A route has no entry in OPERATIONS."""
 
 
 def _error_codes(op: Operation) -> list[str]:
     """The codes an operation can answer: its own, plus those its access and body imply."""
-    implied: list[str] = []
+    implied = ["validation_error"]  # an unknown query parameter, on every endpoint
     if op.body is not None:
-        implied += ["validation_error", "payload_too_large"]
+        implied.append("payload_too_large")
     if op.access != "public":
         implied += ["unauthorized", "rate_limited"]
     if op.access == "admin":
@@ -508,38 +366,132 @@ def _error_responses(op: Operation) -> dict[str, Schema]:
 
 def _example_problem(code: str) -> Schema:
     cls = ERRORS[code]
-    problem = {"type": code, "code": code, "title": cls.title, "status": cls.status}
-    problem["detail"] = cls.title if code != "rate_limited" else "Retry after 1 seconds"
+    detail = cls.title if code != "rate_limited" else "Retry after 1 seconds"
+    problem = Problem(type=code, code=code, title=cls.title, status=cls.status, detail=detail)
     if code == "validation_error":
-        problem["errors"] = [{"field": "name", "message": "Field required"}]
-    return problem
+        problem = problem.model_copy(
+            update={"errors": [FieldError(field="name", message="Field required")]}
+        )
+    return problem.model_dump(mode="json")
 
 
-def _operation(op: Operation) -> Schema:
-    out: Schema = {
-        "operationId": op.operation_id,
-        "summary": op.summary,
-        "tags": [op.tag],
-        "parameters": [ref(name, "parameters") for name in (*op.parameters, "RequestId")],
-        "security": [] if op.access == "public" else [{"bearerAuth": []}],
-        "x-coffer-access": op.access,
-        "responses": {
-            **{str(status): copy.deepcopy(r) for status, r in op.responses.items()},
-            **_error_responses(op),
-        },
-    }
+def _schema_ref(shape: type[BaseModel] | str | Schema) -> Schema:
+    if isinstance(shape, dict):
+        return shape
+    return ref(shape if isinstance(shape, str) else shape.__name__)
+
+
+def _reply(reply: Reply) -> Schema:
+    out: Schema = {"description": reply.description}
+    if reply.shape is not None:
+        out["content"] = {reply.media: {"schema": _schema_ref(reply.shape)}}
+    out["headers"] = {name: ref(name, "headers") for name in ("X-Request-ID", *reply.headers)}
+    return out
+
+
+def _query_parameters(view: Any) -> list[Schema]:
+    """The view's query model as OpenAPI parameters (a query value is never null)."""
+    schema = query_model(view).model_json_schema(mode="validation")
+    required = set(schema.get("required", ()))
+    out = []
+    for name, given in schema.get("properties", {}).items():
+        prop = {k: v for k, v in given.items() if k != "title" and v is not None}
+        description = prop.pop("description", None)
+        variants = [v for v in prop.pop("anyOf", []) if v != {"type": "null"}]
+        if variants:
+            prop.update(variants[0])
+        param: Schema = {"name": name, "in": "query", "required": name in required}
+        if description:
+            param["description"] = description
+        out.append({**param, "schema": prop})
+    return out
+
+
+def _operation(op: Operation, path_args: list[str], view: Any) -> Schema:
     access_note = {
         "public": "No key needed.",
         "server": "A server or admin key.",
         "admin": "An admin key; a server key is `403 forbidden`.",
     }[op.access]
-    out["description"] = f"{op.description} {access_note}".strip()
+    section = f"Contract: {op.section} {SECTIONS[op.section]}."
+    out: Schema = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": f"{op.description} {access_note} {section}".strip(),
+        "tags": [op.tag],
+        "parameters": [
+            *(ref(PATH_PARAMETERS[name], "parameters") for name in path_args),
+            *_query_parameters(view),
+            *(ref(name, "parameters") for name in (*op.headers, "RequestId")),
+        ],
+        "security": [] if op.access == "public" else [{"bearerAuth": []}],
+        "x-coffer-access": op.access,
+        "x-coffer-contract-section": op.section,
+        "responses": {
+            **{str(status): _reply(reply) for status, reply in op.responses.items()},
+            **_error_responses(op),
+        },
+    }
     if op.body is not None:
         out["requestBody"] = {
             "required": True,
-            "content": {media: {"schema": schema} for media, schema in op.body.items()},
+            "content": {media: {"schema": _schema_ref(s)} for media, s in op.body.items()},
         }
     return out
+
+
+def _models() -> tuple[list[type[BaseModel]], list[type[BaseModel]]]:
+    """The request models and the response models the operations name."""
+    requests: dict[str, type[BaseModel]] = {}
+    responses: dict[str, type[BaseModel]] = {"Problem": Problem}
+    for op in OPERATIONS.values():
+        for body in (op.body or {}).values():
+            if isinstance(body, type):
+                requests[body.__name__] = body
+        for reply in op.responses.values():
+            if isinstance(reply.shape, type):
+                responses[reply.shape.__name__] = reply.shape
+    return list(requests.values()), list(responses.values())
+
+
+def _schemas() -> dict[str, Schema]:
+    """The models' JSON Schemas: requests as they validate, responses as they serialize."""
+    requests, responses = _models()
+    _, schema = models_json_schema(
+        [(model, "validation") for model in requests]
+        + [(model, "serialization") for model in responses],
+        ref_template="#/components/schemas/{model}",
+    )
+    defs: dict[str, Schema] = schema["$defs"]
+    # A patch changes only the fields present: no defaults, and the required fields of a
+    # definition refuse null (the model's validator says so; its schema cannot).
+    for name, prop in defs["RewardPatch"]["properties"].items():
+        prop.pop("default", None)
+        if name in ("name", "type", "max_claims_per_user"):
+            prop.update(prop.pop("anyOf")[0])
+    return {**defs, **RAW_SCHEMAS}
+
+
+def template(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: `<path:participant_id>` -> `{participant_id}`."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def _paths(app: Flask) -> dict[str, Schema]:
+    paths: dict[str, Schema] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        if rule.endpoint not in OPERATIONS:
+            raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no entry in OPERATIONS")
+        op = OPERATIONS[rule.endpoint]
+        path_args = re.findall(r"<(?:\w+:)?(\w+)>", rule.rule)
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(template(rule.rule), {})[method.lower()] = _operation(
+                op, path_args, view
+            )
+    return paths
 
 
 def _version() -> str:
@@ -549,12 +501,10 @@ def _version() -> str:
         return "0.0.0"
 
 
-@cache
-def document() -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document (built once; treat it as read-only)."""
-    paths: dict[str, Schema] = {}
-    for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method] = _operation(op)
+def build(app: Flask) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document for this app's routes."""
+    paths = _paths(app)
+    tags = dict.fromkeys(op.tag for op in OPERATIONS.values())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -563,13 +513,14 @@ def document() -> dict[str, Any]:
             "summary": "A headless rewards engine: catalog, code inventory, points, claims.",
             "description": "Every error is `application/problem+json` (RFC 9457) with `type` "
             "and `code` holding the same stable code. A key sees only its own tenant's rows in "
-            "its own mode: another tenant's object is 404. Unknown paths are `404 not_found`, "
-            "unknown methods `405 method_not_allowed`.",
+            "its own mode: another tenant's object is 404. Unknown query parameters are "
+            "`400 validation_error` on every endpoint, unknown paths `404 not_found`, unknown "
+            "methods `405 method_not_allowed`.",
         },
-        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "tags": [{"name": name} for name in tags],
         "paths": paths,
         "components": {
-            "schemas": {**_request_schemas(), **RESPONSE_SCHEMAS},
+            "schemas": _schemas(),
             "headers": HEADERS,
             "parameters": PARAMETERS,
             "securitySchemes": {
@@ -583,3 +534,10 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The app's document, built once per app (treat it as read-only)."""
+    if "coffer.openapi" not in app.extensions:
+        app.extensions["coffer.openapi"] = build(app)
+    return app.extensions["coffer.openapi"]  # type: ignore[no-any-return]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -14,23 +13,13 @@ from core.clock import utcnow
 from core.errors import ValidationFailed
 from core.inputs import CodeUpload
 from core.models import RewardCode
+from core.schemas import CodeUploadResult
 from core.tenants import Principal
 
 _LOOKUP_CHUNK = 10_000
 
 
-@dataclass(frozen=True)
-class UploadResult:
-    added: int
-    duplicates: int
-    available_codes: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "added": self.added,
-            "duplicates": self.duplicates,
-            "available_codes": self.available_codes,
-        }
+UploadResult = CodeUploadResult  # the name callers (and tests) import
 
 
 def parse_csv(text: str) -> CodeUpload:
@@ -61,7 +50,7 @@ def parse_csv(text: str) -> CodeUpload:
 
 def upload_codes(
     session: Session, *, principal: Principal, reward_id: str, upload: CodeUpload
-) -> UploadResult:
+) -> CodeUploadResult:
     """Add the codes not already present, after the existing ones, in the order given.
 
     The inventory row is locked, so concurrent uploads and claims of this reward
@@ -87,7 +76,7 @@ def upload_codes(
     _bulk_insert_codes(session, rows)
     inventory.uploaded_count += len(fresh)
     session.flush()
-    return UploadResult(
+    return CodeUploadResult(
         added=len(fresh),
         duplicates=len(upload.codes) - len(fresh),
         available_codes=inventory.available,

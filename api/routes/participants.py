@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from pydantic import TypeAdapter, ValidationError
 
 from api.auth import load_principal, principal
 from api.bodies import json_body
+from api.respond import json_response
 from api.services import services
 from core import points
 from core.claims.queries import participant_rewards
 from core.errors import ValidationFailed
 from core.idempotency import fingerprint, parse_key
 from core.inputs import ParticipantId, PointsCredit
+from core.schemas import ParticipantRewards, PointsCredited
 
 bp = Blueprint("participants", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
@@ -31,7 +33,7 @@ def _checked(participant_id: str) -> str:
 
 
 @bp.post("/participants/<path:participant_id>/points")
-def credit(participant_id: str) -> tuple[Response, int, dict[str, str]]:
+def credit(participant_id: str) -> Response:
     key = parse_key(request.headers.get("Idempotency-Key"))
     body = json_body(PointsCredit)
     print_ = fingerprint("POST", request.path, body.model_dump())
@@ -45,7 +47,8 @@ def credit(participant_id: str) -> tuple[Response, int, dict[str, str]]:
             print_=print_,
         )
     headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
-    return jsonify(recorded.response_body), recorded.response_status or 201, headers
+    credited = PointsCredited.model_validate(recorded.response_body)
+    return json_response(credited, recorded.response_status or 201, headers)
 
 
 @bp.get("/participants/<path:participant_id>/points")
@@ -54,7 +57,7 @@ def balance(participant_id: str) -> Response:
         summary = points.points_summary(
             session, principal=principal(), external_id=_checked(participant_id)
         )
-    return jsonify(summary)
+    return json_response(summary)
 
 
 @bp.get("/participants/<path:participant_id>/rewards")
@@ -63,4 +66,4 @@ def rewards(participant_id: str) -> Response:
         held = participant_rewards(
             session, principal=principal(), external_id=_checked(participant_id)
         )
-    return jsonify(held)
+    return json_response(ParticipantRewards.model_validate(held))

@@ -24,7 +24,8 @@ import pytest
 import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_spec_validator import validate
@@ -40,7 +41,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
 from api import create_app
-from api.openapi import DOCUMENT_PATH, PROBLEM_JSON, document
+from api.openapi import DOCUMENT_PATH, PROBLEM_JSON, document, template
 from core.claims.drain import drain
 from core.models import IdempotentRequest
 from core.runtime import Runtime, build_runtime
@@ -51,11 +52,6 @@ API = "/api/v1/gamify"
 # The headers Coffer itself sets: each one a response carries must be documented for it.
 COFFER_HEADERS = ("Location", "Idempotent-Replayed", "Preference-Applied", "Retry-After")
 Seen = set[tuple[str, int, str | None]]  # (operationId, status, error code)
-
-
-def template(rule: str) -> str:
-    """A Flask rule as an OpenAPI path: `<path:participant_id>` -> `{participant_id}`."""
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
 
 
 def path_pattern(path: str) -> str:
@@ -228,6 +224,7 @@ class World:
             "readyz": {"method": "GET", "path": "/readyz"},
             "metrics": {"method": "GET", "path": "/metrics"},
             "openapi": {"method": "GET", "path": DOCUMENT_PATH},
+            "docs": {"method": "GET", "path": "/docs"},
         }
 
 
@@ -313,18 +310,20 @@ def test_the_served_document_is_valid_openapi_3_1_and_needs_no_key(client: Flask
     served = response.get_json()
     validate(served)
     assert served["openapi"] == "3.1.0"
-    assert served == json.loads(json.dumps(document()))
+    assert served == json.loads(json.dumps(document(client.application)))
 
 
 def test_every_route_is_documented_and_every_documented_operation_is_routed(app: Flask) -> None:
     routed = {
         (template(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static"
+        if rule.endpoint != "docs.asset"  # the /docs page's files
         for method in rule.methods or ()
         if method not in {"HEAD", "OPTIONS"}
     }
-    documented = {(path, method) for path, item in document()["paths"].items() for method in item}
+    documented = {
+        (path, method) for path, item in document(app)["paths"].items() for method in item
+    }
 
     assert {r for r in routed if r[0].startswith("/api/v1")} <= documented
     assert routed == documented
@@ -583,6 +582,22 @@ def test_a_reused_idempotency_key_is_422_on_claims_and_credits(
     assert codes == {"idempotency_key_reused"}
 
 
+def test_an_unknown_query_parameter_is_400_on_every_operation(
+    conf: Conformance, world: World
+) -> None:
+    for operation_id, sample in world.samples(conf).items():
+        headers = {**world.auth(), **sample.pop("headers", {})}
+        path = sample.pop("path") + "?unexpected=1"
+        response = conf.call(**sample, path=path, headers=headers, valid_request=False)
+        problem = response.get_json()
+        fields = [error["field"] for error in problem["errors"]]
+        assert (response.status_code, problem["code"], fields) == (
+            400,
+            "validation_error",
+            ["unexpected"],
+        ), operation_id
+
+
 def test_every_operation_without_a_key_is_401(conf: Conformance, world: World) -> None:
     for operation_id, sample in world.samples(conf).items():
         if operations(conf.spec)[operation_id][2]["x-coffer-access"] == "public":
@@ -658,12 +673,6 @@ def test_readiness_without_a_database_is_503(
 
 # Fuzzing: generated valid and invalid requests to every operation, deterministically.
 
-fuzzed = schemathesis.openapi.from_dict(json.loads(json.dumps(document())))
-fuzzed.config.generation.update(
-    modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],
-    deterministic=True,
-    database="none",
-)
 FUZZ_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -671,27 +680,45 @@ FUZZ_CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-@fuzzed.parametrize()
-@settings(
+FUZZ_SETTINGS = settings(
     max_examples=40,
     derandomize=True,
     database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
+
+
 def test_generated_requests_get_documented_responses_and_never_a_500(
-    case: schemathesis.Case, app: Flask, tenant: TestTenant
+    app: Flask, tenant: TestTenant
 ) -> None:
-    case.call_and_validate(app=app, headers=tenant.auth("live", "admin"), checks=FUZZ_CHECKS)
+    # The document is the app's (so its url_map), hence built here rather than at import.
+    schema = schemathesis.openapi.from_dict(json.loads(json.dumps(document(app))))
+    schema.config.generation.update(deterministic=True, database="none")
+    modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+    operations_fuzzed = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        cases = st.one_of(*(operation.as_strategy(generation_mode=mode) for mode in modes))
+
+        @FUZZ_SETTINGS
+        @given(case=cases)
+        def fuzz(case: schemathesis.Case) -> None:
+            case.call_and_validate(
+                app=app, headers=tenant.auth("live", "admin"), checks=FUZZ_CHECKS
+            )
+
+        fuzz()
+        operations_fuzzed += 1
+
+    assert operations_fuzzed == len(operations(document(app)))
 
 
 # Last: every documented response was produced by some request above.
 
 
 def test_every_documented_status_and_error_code_was_exercised(
-    request: pytest.FixtureRequest, seen: Seen
+    request: pytest.FixtureRequest, seen: Seen, app: Flask
 ) -> None:
     module = sys.modules[__name__]
     selected = {
@@ -702,7 +729,7 @@ def test_every_documented_status_and_error_code_was_exercised(
     if selected != {name for name in dir(module) if name.startswith("test_")}:
         pytest.skip("needs every test of this module")
     documented: Seen = set()
-    for operation_id, (_, _, op) in operations(document()).items():
+    for operation_id, (_, _, op) in operations(document(app)).items():
         for status, response in op["responses"].items():
             problem = response.get("content", {}).get(PROBLEM_JSON)
             codes = problem["schema"]["properties"]["code"]["enum"] if problem else [None]

@@ -61,7 +61,7 @@ def test_concurrent_overlapping_uploads_add_each_code_once_with_contiguous_posit
         assert inventory is not None
         assert (inventory.uploaded_count, inventory.allocated_count) == (len(distinct), 0)
         entry = get_reward(session, principal=tenant.principal(), reward_id=reward_id)
-    assert entry["available_codes"] == len(distinct)
+    assert entry.available_codes == len(distinct)
     # Uploads were serialized: each one's new codes are the run of positions just below
     # the available count it reported, in the order it gave them, and the runs tile 1..N.
     runs = []
