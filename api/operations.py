@@ -93,8 +93,20 @@ def _id(prefix: str) -> Schema:
 
 
 PARAMETERS: dict[str, Schema] = {
-    "RewardId": {"name": "reward_id", "in": "path", "required": True, "schema": _id("rwd")},
-    "ClaimId": {"name": "claim_id", "in": "path", "required": True, "schema": _id("clm")},
+    "RewardId": {
+        "name": "reward_id",
+        "in": "path",
+        "required": True,
+        "description": "The reward's id, as its catalog entry's `id` gives it.",
+        "schema": _id("rwd"),
+    },
+    "ClaimId": {
+        "name": "claim_id",
+        "in": "path",
+        "required": True,
+        "description": "The claim's id, as the claim response's `claim_id` gives it.",
+        "schema": _id("clm"),
+    },
     "ParticipantId": {
         "name": "participant_id",
         "in": "path",

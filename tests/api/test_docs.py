@@ -8,10 +8,12 @@ from this origin only (so no inline script runs, and none from a CDN).
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from api.openapi import DOCUMENT_PATH
+from api.reference import render
 
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -105,3 +107,13 @@ def test_a_file_the_page_does_not_use_is_not_served(client: FlaskClient) -> None
 
         assert response.status_code == 404, name
         assert response.get_json()["code"] == "not_found"
+
+
+def test_the_api_reference_in_docs_is_the_one_rendered_from_the_served_document(
+    client: FlaskClient,
+) -> None:
+    committed = Path(__file__).parents[2].joinpath("docs", "api.md").read_text(encoding="utf-8")
+    rendered = render(client.get(DOCUMENT_PATH).get_json())
+
+    assert committed == rendered, "run: python -m api.reference > docs/api.md"
+    assert "### `POST /api/v1/gamify/participants/{participant_id}/points`" in committed
