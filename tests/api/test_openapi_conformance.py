@@ -40,11 +40,13 @@ from sqlalchemy import select
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
+import core.schemas
 from api import create_app
 from api.openapi import DOCUMENT_PATH, PROBLEM_JSON, document, template
 from core.claims.drain import drain
 from core.models import IdempotentRequest
 from core.runtime import Runtime, build_runtime
+from core.schemas import ClaimFailed, ClaimPending, CodeUploadResult
 from core.settings import Settings
 from tests.support.tenants import TestTenant
 
@@ -329,6 +331,25 @@ def test_every_route_is_documented_and_every_documented_operation_is_routed(app:
     assert routed == documented
 
 
+def test_every_operation_has_a_summary_and_a_description_naming_its_contract_section(
+    app: Flask,
+) -> None:
+    for operation_id, (_, _, op) in operations(document(app)).items():
+        assert op["summary"], operation_id
+        assert re.search(r"Contract: §\d+ \w", op["description"]), operation_id
+
+
+def test_every_response_body_schema_is_a_model_from_core_schemas(app: Flask) -> None:
+    """No response shape is written by hand: each JSON one is a model's schema."""
+    models = {name for name in dir(core.schemas) if isinstance(getattr(core.schemas, name), type)}
+    for operation_id, (_, _, op) in operations(document(app)).items():
+        for status, response in op["responses"].items():
+            json_body = response.get("content", {}).get("application/json")
+            if json_body and operation_id != "openapi":
+                name = json_body["schema"]["$ref"].rsplit("/", 1)[-1]
+                assert name in models, (operation_id, status, name)
+
+
 def test_every_operation_has_a_sample_request(conf: Conformance, world: World) -> None:
     assert set(world.samples(conf)) == set(operations(conf.spec))
 
@@ -400,7 +421,7 @@ def test_a_csv_code_upload_conforms(conf: Conformance, world: World) -> None:
         content_type="text/csv",
     )
 
-    assert response.get_json() == {"added": 2, "duplicates": 1, "available_codes": 2}
+    assert response.get_json() == CodeUploadResult(added=2, duplicates=1, available_codes=2).wire()
 
 
 def test_points_credits_replays_debits_and_ledgers_conform(conf: Conformance, world: World) -> None:
@@ -449,7 +470,7 @@ def test_an_accepted_claim_is_202_pending_then_201_once_decided(
     assert accepted.headers["Location"] == f"{API}/claims/{claim_id}"
     assert accepted.headers["Preference-Applied"] == "respond-async"
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert pending.get_json() == {"claim_id": claim_id, "status": "pending"}
+    assert pending.get_json() == ClaimPending(claim_id=claim_id).wire()
     assert succeeded.get_json()["status"] == "succeeded"
     assert replayed.status_code == 201 and replayed.get_json() == succeeded.get_json()
     assert replayed.headers["Idempotent-Replayed"] == "true"
@@ -499,11 +520,7 @@ def test_every_business_failure_conforms_fresh_replayed_and_read_back(
         assert (fresh.status_code, fresh.get_json()["code"]) == (409, code)
         assert replayed.get_json() == fresh.get_json()
         assert replayed.headers["Idempotent-Replayed"] == "true"
-        assert failed.get_json() == {
-            "claim_id": claim_id,
-            "status": "failed",
-            "error": fresh.get_json(),
-        }
+        assert failed.get_json() == ClaimFailed(claim_id=claim_id, error=fresh.get_json()).wire()
 
 
 def claim_id_under(conf: Conformance, world: World, key: str) -> str:
