@@ -16,10 +16,8 @@ from core.ids import new_id
 from core.inputs import RewardDefinition, RewardPatch
 from core.models import Inventory, Reward
 from core.schemas import RewardEntry, RewardPage, RewardStatus
-from core.schemas.queries import MAX_PAGE
 from core.tenants import Principal
 
-__all__ = ["MAX_PAGE", "RewardEntry", "RewardPage"]
 _CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
 
 

@@ -19,9 +19,6 @@ from core.tenants import Principal
 _LOOKUP_CHUNK = 10_000
 
 
-UploadResult = CodeUploadResult  # the name callers (and tests) import
-
-
 def parse_csv(text: str) -> CodeUpload:
     """One code a line; blank lines are skipped; a line with several columns is refused.
 
