@@ -27,13 +27,17 @@ those in `core/inputs.py`. CONTRACT.md is the specification behind both.
   shape, with `type` and `code` holding the same stable code; a
   `validation_error` lists each refused field in `errors`.
 - **Query parameters.** An endpoint accepts only those listed for it: any
-  other one is `400 validation_error` naming it, on every endpoint.
+  other one is `400 validation_error` naming it, on every endpoint. The query
+  string is checked before the key, so such a request is 400 even without one.
 - **Idempotency.** A claim and a points credit need an `Idempotency-Key`; the
   same key with the same request returns the original answer with
   `Idempotent-Replayed: true`, with another request `422 idempotency_key_reused`.
 - **Request ids.** Every endpoint takes an optional `X-Request-ID` (1-64 of
   `A-Za-z0-9._:-`) to log under, else makes one, and answers it in `X-Request-ID`.
 - **Timestamps** are RFC 3339 in UTC to the second (`2026-11-25T22:20:18Z`).
+- **`GET /docs`** renders this API interactively (Swagger UI, its files served
+  by Coffer from the `flask-swagger-ui` package, so it works offline); it and
+  the OpenAPI document need no key.
 """
 
 
