@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from core.schemas.common import Wire
 
@@ -33,10 +34,10 @@ class Problem(Wire):
     status: Annotated[int, Field(ge=400, le=599, description="The HTTP status it answers.")]
     detail: Annotated[str, Field(min_length=1, description="This occurrence, in words.")]
     errors: Annotated[
-        list[FieldError] | None,
+        Annotated[list[FieldError], Field(min_length=1)] | SkipJsonSchema[None],
         Field(
-            min_length=1,
             description="Each refused field; present on `validation_error` only.",
-            exclude_if=lambda value: value is None,
+            exclude_if=lambda value: value is None,  # absent, never null, on the wire
+            json_schema_extra=lambda schema: schema.pop("default", None),  # so never null
         ),
     ] = None
