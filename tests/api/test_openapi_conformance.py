@@ -42,7 +42,14 @@ from werkzeug.wrappers import Request
 
 import core.schemas
 from api import create_app
-from api.openapi import DOCUMENT_PATH, PROBLEM_JSON, document, template
+from api.openapi import (
+    DOCUMENT_PATH,
+    PROBLEM_JSON,
+    UndocumentedRoute,
+    build,
+    document,
+    template,
+)
 from core.claims.drain import drain
 from core.models import IdempotentRequest
 from core.runtime import Runtime, build_runtime
@@ -329,6 +336,14 @@ def test_every_route_is_documented_and_every_documented_operation_is_routed(app:
 
     assert {r for r in routed if r[0].startswith("/api/v1")} <= documented
     assert routed == documented
+
+
+def test_a_route_without_an_entry_in_the_table_stops_the_document_from_building() -> None:
+    bare = Flask("bare", static_folder=None)
+    bare.add_url_rule("/api/v1/gamify/secret", "secret", lambda: "")
+
+    with pytest.raises(UndocumentedRoute, match="/api/v1/gamify/secret"):
+        build(bare)
 
 
 def test_every_operation_has_a_summary_and_a_description_naming_its_contract_section(
