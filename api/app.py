@@ -31,7 +31,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     configure_logging(settings.log_level)
     if check_schema:
         require_migrated(runtime.db.engine)
-    app = Flask("coffer", static_folder=None)  # no /static: it would serve the working folder
+    app = Flask("coffer", static_folder=None)  # no files to serve; its route would merge "//"
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     configure_celery(celery_app, settings)
@@ -42,7 +42,6 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     )
     app.before_request(_assign_request_id)
     app.before_request(_refuse_nul_in_path)
-    app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     app.after_request(_echo_request_id)
     register_error_handlers(app)
     for blueprint in (rewards.bp, claims.bp, participants.bp):
@@ -50,6 +49,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app.register_blueprint(ops.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(metrics.blueprint(runtime))
+    app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     return app
 
 
