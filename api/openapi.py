@@ -138,6 +138,21 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
         },
         "The claim response (CONTRACT §6).",
     ),
+    "ClaimView": _closed(
+        {
+            "claim_id": CLAIM_SHAPE["claim_id"],
+            "status": {"type": "string", "enum": ["succeeded", "reversed"]},
+            "participant_id": {"type": "string"},
+            **{k: v for k, v in CLAIM_SHAPE.items() if k != "claim_id"},
+            "points_deducted": COUNT,
+            "new_balance": COUNT,
+            "fulfillment_status": {
+                "type": "string",
+                "enum": ["not_required", "pending", "fulfilled", "failed"],
+            },
+        },
+        "A succeeded (or reversed) claim as it stands now (CONTRACT §6, §7).",
+    ),
     "ClaimPending": _closed(
         {"claim_id": _id("clm"), "status": {"const": "pending"}},
         "Accepted and queued; GET the Location for the outcome.",
@@ -147,11 +162,12 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
         "Decided and refused by a business rule; `error` is the problem the claim answered.",
     ),
     "ClaimStatus": {
-        "oneOf": [ref("ClaimSucceeded"), ref("ClaimPending"), ref("ClaimFailed")],
+        "oneOf": [ref("ClaimView"), ref("ClaimPending"), ref("ClaimFailed")],
         "discriminator": {
             "propertyName": "status",
             "mapping": {
-                "succeeded": "#/components/schemas/ClaimSucceeded",
+                "succeeded": "#/components/schemas/ClaimView",
+                "reversed": "#/components/schemas/ClaimView",
                 "pending": "#/components/schemas/ClaimPending",
                 "failed": "#/components/schemas/ClaimFailed",
             },

@@ -9,9 +9,8 @@ from api.bodies import json_body
 from api.errors import PROBLEM_JSON
 from api.prefer import wait_seconds
 from api.services import services
-from core.claims.accept import accept_claim
-from core.claims.answer import answer_claim
 from core.claims.queries import claim_status
+from core.claims.service import claim_reward
 from core.idempotency import parse_key
 from core.inputs import ClaimBody
 from core.logs import request_id
@@ -28,20 +27,15 @@ def claim(reward_id: str) -> Response:
     wait_s, applied = wait_seconds(
         request.headers.get("Prefer"), default_ms=svc.runtime.settings.claim_wait_ms
     )
-    with svc.runtime.db.autocommit() as session:  # accepting is one INSERT (and a read)
-        recorded = accept_claim(
-            session,
-            principal=principal(),
-            reward_id=reward_id,
-            body=body,
-            key=key,
-            path=request.path,
-            trace_id=request_id.get(),
-        )
-    if recorded.fresh:
-        svc.queue.wake()
-    answer = answer_claim(
-        recorded, fresh_waiter=svc.runtime.waiter, replay_waiter=svc.runtime.poller, wait_s=wait_s
+    answer = claim_reward(
+        svc.runtime,
+        principal=principal(),
+        reward_id=reward_id,
+        body=body,
+        key=key,
+        path=request.path,
+        trace_id=request_id.get(),
+        wait_s=wait_s,
     )
     response = jsonify(answer.body)
     response.status_code = answer.status

@@ -23,7 +23,7 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     """Ready when the database and the broker both answer."""
     svc = services()
-    checks = {"database": _database_ok(), "broker": _broker_ok(svc.queue.celery)}
+    checks = {"database": _database_ok(), "broker": svc.runtime.waker.reachable()}
     ready = all(checks.values())
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
 
@@ -41,14 +41,4 @@ def _database_ok() -> bool:
         return True
     except Exception:
         log.warning("readiness: database unreachable", exc_info=True)
-        return False
-
-
-def _broker_ok(celery: object) -> bool:
-    try:
-        with celery.connection_for_write() as connection:  # type: ignore[attr-defined]
-            connection.ensure_connection(max_retries=1, timeout=2)
-        return True
-    except Exception:
-        log.warning("readiness: broker unreachable", exc_info=True)
         return False

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from api.ratelimit import RateLimiter
-from core.models import IdempotentRequest, LedgerEntry, Participant, Reward, RewardCode
+from core.models import IdempotencyRecord, LedgerEntry, Participant, Reward, RewardCode
 from core.runtime import Runtime
 from tests.support.tenants import TestTenant
 
@@ -186,9 +186,9 @@ def requests_under_key(runtime: Runtime, tenant: TestTenant, key: str) -> int:
     with runtime.db.transaction() as session:
         return session.scalar(
             select(func.count())
-            .select_from(IdempotentRequest)
+            .select_from(IdempotencyRecord)
             .where(
-                IdempotentRequest.tenant_id == tenant.id, IdempotentRequest.idempotency_key == key
+                IdempotencyRecord.tenant_id == tenant.id, IdempotencyRecord.idempotency_key == key
             )
         )  # type: ignore[return-value]
 

@@ -41,8 +41,8 @@ from werkzeug.wrappers import Request
 
 from api import create_app
 from api.openapi import DOCUMENT_PATH, PROBLEM_JSON, document
-from core.claims.drain import drain
-from core.models import IdempotentRequest
+from core.claims.drain import Drain
+from core.models import IdempotencyRecord
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings
 from tests.support.tenants import TestTenant
@@ -267,7 +267,7 @@ def conf_runtime(conf: Conformance) -> Runtime:
 
 
 def drain_claims(runtime: Runtime) -> int:
-    return drain(runtime.db, runtime.publisher, batch_size=100).decided
+    return Drain(runtime.db, runtime.publisher, batch_size=100).run().decided
 
 
 def draining_soon(runtime: Runtime) -> threading.Thread:
@@ -452,7 +452,9 @@ def test_an_accepted_claim_is_202_pending_then_201_once_decided(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert pending.get_json() == {"claim_id": claim_id, "status": "pending"}
     assert succeeded.get_json()["status"] == "succeeded"
-    assert replayed.status_code == 201 and replayed.get_json() == succeeded.get_json()
+    now = succeeded.get_json()
+    assert now.pop("fulfillment_status") == "not_required"
+    assert replayed.status_code == 201 and replayed.get_json() == now
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert held.get_json()["total_claimed"] == 2  # with the world's own claim
 
@@ -511,9 +513,9 @@ def claim_id_under(conf: Conformance, world: World, key: str) -> str:
     """A claim's id when its answer (a problem) does not carry it."""
     with conf_runtime(conf).db.transaction() as session:
         return session.scalar(  # type: ignore[no-any-return]
-            select(IdempotentRequest.claim_id).where(
-                IdempotentRequest.tenant_id == world.tenant.id,
-                IdempotentRequest.idempotency_key == key,
+            select(IdempotencyRecord.resource_id).where(
+                IdempotencyRecord.tenant_id == world.tenant.id,
+                IdempotencyRecord.idempotency_key == key,
             )
         )
 

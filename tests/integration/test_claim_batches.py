@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select, text
 
-from core.claims.drain import SetAside, drain
+from core.claims.drain import Drain
+from core.claims.failures import SetAside
 from core.db import Database
-from core.models import Fact, IdempotentRequest, Inventory
+from core.models import Claim, Fact, Inventory
 from core.notify import PolledOutcomes
 from core.runtime import Runtime
 from tests.support.claims import (
@@ -28,12 +29,7 @@ from tests.support.tenants import TestTenant
 
 def outcomes_pk(db: Database, claim_id: str | None) -> int:
     with db.transaction() as session:
-        return (
-            session.scalar(
-                select(IdempotentRequest.id).where(IdempotentRequest.claim_id == claim_id)
-            )
-            or 0
-        )
+        return session.scalar(select(Claim.id).where(Claim.claim_id == claim_id)) or 0
 
 
 def error_codes(results: dict[str, tuple[str, dict]]) -> Counter[str]:
@@ -47,7 +43,7 @@ def test_claims_are_decided_in_order_and_take_codes_in_upload_order(
 ) -> None:
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=3)
-    ids = [accept(db, tenant, reward_id, f"user-{n}").claim_id for n in range(5)]
+    ids = [accept(db, tenant, reward_id, f"user-{n}").resource_id for n in range(5)]
     drain_all(db)
     results = outcomes(db, ids)
     codes = [results[i][1].get("code_value") for i in ids]
@@ -70,7 +66,7 @@ def test_racing_drains_never_hand_out_a_code_twice(runtime: Runtime, tenant: Tes
         thread.start()
     with ThreadPoolExecutor(16) as pool:
         claim_ids = list(
-            pool.map(lambda n: accept(db, tenant, reward_id, f"p{n}").claim_id, range(400))
+            pool.map(lambda n: accept(db, tenant, reward_id, f"p{n}").resource_id, range(400))
         )
     stop.set()
     for thread in drainers:
@@ -91,7 +87,7 @@ def test_one_participant_racing_with_many_keys_never_exceeds_the_limit(
     reward_id = new_reward(db, tenant, codes=50, max_claims_per_user=3)
 
     def claim_and_drain(n: int) -> str:
-        claim_id = accept(db, tenant, reward_id, "greedy").claim_id or ""
+        claim_id = accept(db, tenant, reward_id, "greedy").resource_id or ""
         drain_all(db)
         return claim_id
 
@@ -111,7 +107,7 @@ def test_racing_paid_claims_never_overdraw_and_the_ledger_sums_to_the_balance(
     credit(db, tenant, "spender", 1000)
 
     def claim_and_drain(n: int) -> str:
-        claim_id = accept(db, tenant, reward_id, "spender", deduct=True).claim_id or ""
+        claim_id = accept(db, tenant, reward_id, "spender", deduct=True).resource_id or ""
         drain_all(db)
         return claim_id
 
@@ -148,7 +144,8 @@ def test_a_failing_batch_commits_nothing_and_the_failing_claim_is_set_aside(
         """))  # fmt: skip
     try:
         ids = [
-            accept(db, tenant, reward_id, p, deduct=True).claim_id for p in ("alice", poison, "bob")
+            accept(db, tenant, reward_id, p, deduct=True).resource_id
+            for p in ("alice", poison, "bob")
         ]
         drain_all(db)
         results = outcomes(db, ids)
@@ -162,7 +159,7 @@ def test_a_failing_batch_commits_nothing_and_the_failing_claim_is_set_aside(
     finally:
         with db.transaction() as session:
             session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
-    drain(db, PolledOutcomes(db), batch_size=50, set_aside=SetAside(0))  # fault gone: decided
+    Drain(db, PolledOutcomes(db), batch_size=50, set_aside=SetAside(0)).run()  # fault gone: decided
     assert outcomes(db, [ids[1]])[ids[1]][0] == "succeeded"
     assert balance_and_ledger(db, tenant, poison) == (900, 900)
 
@@ -172,7 +169,7 @@ def test_every_success_appends_exactly_one_claimed_fact(
 ) -> None:
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=5)
-    ids = [accept(db, tenant, reward_id, f"fan-{n}").claim_id for n in range(7)]
+    ids = [accept(db, tenant, reward_id, f"fan-{n}").resource_id for n in range(7)]
     drain_all(db)
     with db.transaction() as session:
         facts = session.scalars(
@@ -205,7 +202,7 @@ def test_generated_codes_carry_the_prefix_and_are_distinct(
 ) -> None:
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=2, code_generation={"prefix": "GIFT-", "length": 10})
-    ids = [accept(db, tenant, reward_id, f"guest-{n}").claim_id for n in range(30)]
+    ids = [accept(db, tenant, reward_id, f"guest-{n}").resource_id for n in range(30)]
     drain_all(db)
     codes = [body["code_value"] for _, body in outcomes(db, ids).values()]
     assert len(set(codes)) == 30
