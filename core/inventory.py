@@ -1,4 +1,4 @@
-"""Code inventory: uploads with dedupe, in upload order."""
+"""Code inventory: uploads with dedupe, in upload order (allocation is core.allocation)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from core import stock_alerts
 from core.catalog import load
 from core.clock import utcnow
 from core.errors import ValidationFailed
@@ -86,6 +87,7 @@ def upload_codes(
     ]
     _bulk_insert_codes(session, rows)
     inventory.uploaded_count += len(fresh)
+    stock_alerts.rearm(reward, inventory)
     session.flush()
     return UploadResult(
         added=len(fresh),

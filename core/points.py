@@ -65,6 +65,19 @@ def ensure_participants(session: Session, keys: Iterable[ParticipantKey]) -> Non
     session.connection().execute(statement)
 
 
+def read_account(session: Session, key: ParticipantKey) -> Account | None:
+    """The participant's balance as it stands (no lock), or None before its first use."""
+    tenant_id, mode, external_id = key
+    row = session.execute(
+        select(Participant.id, Participant.balance).where(
+            Participant.tenant_id == tenant_id,
+            Participant.mode == mode,
+            Participant.external_id == external_id,
+        )
+    ).one_or_none()
+    return None if row is None else Account(row.id, external_id, row.balance)
+
+
 def lock_accounts(session: Session, keys: set[ParticipantKey]) -> dict[ParticipantKey, Account]:
     """Lock participants in row-id order: one `external_id IN (...)` per tenant and mode, which
     PostgreSQL plans far faster than a row-value IN of the same length.

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import TypeAdapter, ValidationError
 
 from api.auth import load_principal, principal
-from api.bodies import json_body
+from api.bodies import json_body, participant_id_from, query_choice
 from api.services import services
 from core import points
 from core.claims.queries import participant_rewards
-from core.errors import ValidationFailed
 from core.idempotency import fingerprint, parse_key
-from core.inputs import ParticipantId, PointsCredit
+from core.inputs import PointsCredit
 
 bp = Blueprint("participants", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
 
 
-_PARTICIPANT_ID = TypeAdapter(ParticipantId)
-
-
 def _checked(participant_id: str) -> str:
     """The path's participant id, held to the same rules as one in a body."""
-    try:
-        return _PARTICIPANT_ID.validate_python(participant_id)
-    except ValidationError as error:
-        message = error.errors(include_url=False)[0]["msg"]
-        raise ValidationFailed([{"field": "participant_id", "message": message}]) from error
+    return participant_id_from(participant_id)
 
 
 @bp.post("/participants/<path:participant_id>/points")
@@ -61,6 +52,9 @@ def balance(participant_id: str) -> Response:
 def rewards(participant_id: str) -> Response:
     with services().runtime.db.transaction() as session:
         held = participant_rewards(
-            session, principal=principal(), external_id=_checked(participant_id)
+            session,
+            principal=principal(),
+            external_id=_checked(participant_id),
+            include_reversed=query_choice("include", ("reversed",)) == "reversed",
         )
     return jsonify(held)

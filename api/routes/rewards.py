@@ -8,9 +8,10 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from api.auth import admin_only, load_principal, principal
-from api.bodies import json_body, query_choice, query_int
+from api.bodies import json_body, participant_id_from, query_choice, query_int
 from api.services import services
 from core import catalog, inventory
+from core.claims.eligibility import add_eligibility
 from core.inputs import CodeUpload, RewardDefinition, RewardPatch
 from core.models import REWARD_TYPES
 
@@ -26,6 +27,7 @@ def _db() -> AbstractContextManager[Session]:
 def list_rewards() -> Response:
     reward_type = query_choice("reward_type", REWARD_TYPES)
     limit = query_int("limit", default=50, low=1, high=catalog.MAX_PAGE)
+    participant_id = request.args.get("participant_id")
     with _db() as session:
         page = catalog.list_rewards(
             session,
@@ -34,6 +36,13 @@ def list_rewards() -> Response:
             limit=limit,
             cursor=request.args.get("cursor"),
         )
+        if participant_id is not None:
+            add_eligibility(
+                session,
+                principal=principal(),
+                external_id=participant_id_from(participant_id, field="participant_id"),
+                entries=page.rewards,
+            )
     return jsonify(rewards=page.rewards, total=page.total, next_cursor=page.next_cursor)
 
 

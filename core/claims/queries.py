@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.claims.responses import claim_record, claim_view
 from core.errors import ClaimNotFound
-from core.models import Claim, Participant
+from core.models import Claim, ClaimReversal, Participant
 from core.tenants import Principal
 
 MAX_RECORDS = 1000
@@ -29,7 +29,10 @@ def claim_status(session: Session, *, principal: Principal, claim_id: str) -> di
     )
     if claim is None:
         raise ClaimNotFound(f"No claim {claim_id}")
-    return claim_view(claim)
+    reversal = None
+    if claim.status == "reversed":
+        reversal = session.scalar(select(ClaimReversal).where(ClaimReversal.claim_pk == claim.id))
+    return claim_view(claim, reversal)
 
 
 def participant_rewards(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.clock import to_wire
-from core.models import Claim
+from core.models import Claim, ClaimReversal
 
 
 def succeeded_body(
@@ -37,8 +37,8 @@ def succeeded_body(
     }
 
 
-def claim_view(claim: Claim) -> dict[str, Any]:
-    """GET /claims/{id}: the claim as it stands now."""
+def claim_view(claim: Claim, reversal: ClaimReversal | None = None) -> dict[str, Any]:
+    """GET /claims/{id}: the claim as it stands now (a reversed one with its `reversal`)."""
     if claim.status == "pending":
         return pending_body(claim.claim_id)
     if claim.status == "failed":
@@ -57,6 +57,13 @@ def claim_view(claim: Claim) -> dict[str, Any]:
     )
     body["status"] = claim.status
     body["fulfillment_status"] = claim.fulfillment_status or "not_required"
+    if reversal is not None:
+        body["reversal"] = {
+            "reversed_at": to_wire(reversal.reversed_at),
+            "reason": reversal.reason,
+            "points_refunded": reversal.points_refunded,
+            "restocked": reversal.restocked,
+        }
     return body
 
 
