@@ -99,9 +99,7 @@ class Drain:
         return report
 
     def _isolated(self, claim_pks: list[int], report: DrainReport) -> None:
-        log.exception(
-            "claim failed alone for a non-transient fault", extra={"claim_pks": claim_pks}
-        )
+        log.exception("a claim failed on its own for a fault", extra={"claim_pks": claim_pks})
         for pk in claim_pks:
             ended = count_failed_attempt(self.db, claim_pk=pk, max_attempts=self.max_attempts)
             if ended is not None:

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import select, text
 
@@ -209,3 +210,99 @@ def test_generated_codes_carry_the_prefix_and_are_distinct(
     generated = [c for c in codes if c.startswith("GIFT-")]
     assert len(generated) == 28 and all(len(c) == 15 for c in generated)
     assert all(set(c[5:]) <= set("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for c in generated)
+
+
+def test_low_stock_and_exhaustion_fire_once_per_crossing_and_are_rearmed_by_uploads(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    db = runtime.db
+    reward_id = new_reward(db, tenant, codes=3, low_stock_threshold=2)
+
+    def take(count: int) -> None:
+        for _ in range(count):
+            accept(db, tenant, reward_id, f"taker-{uuid.uuid4().hex[:6]}")
+            drain_all(db)
+
+    def alerts() -> list[tuple[str, int]]:
+        with db.transaction() as session:
+            rows = session.scalars(
+                select(Fact)
+                .where(
+                    Fact.tenant_id == tenant.id,
+                    Fact.type.in_(["reward.inventory_low", "reward.inventory_exhausted"]),
+                )
+                .order_by(Fact.id)
+            )
+            return [
+                (f.type.removeprefix("reward.inventory_"), f.data["available_codes"]) for f in rows
+            ]
+
+    take(4)  # 3 -> 2 -> 1 (low) -> 0 (exhausted), then a refusal: nothing more
+    assert alerts() == [("low", 1), ("exhausted", 0)]
+    upload_more(db, tenant, reward_id, 3)  # back to 3 >= 2: both re-armed
+    take(3)
+    assert alerts() == [("low", 1), ("exhausted", 0), ("low", 1), ("exhausted", 0)]
+
+
+def upload_more(db: Database, tenant: TestTenant, reward_id: str, count: int) -> None:
+    from core.inputs import CodeUpload  # noqa: PLC0415
+    from core.inventory import upload_codes  # noqa: PLC0415
+
+    codes = [f"{reward_id}-more-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    with db.transaction() as session:
+        upload_codes(session, principal=tenant.principal(), reward_id=reward_id,
+                     upload=CodeUpload(codes=codes))  # fmt: skip
+
+
+def test_a_claim_failing_alone_on_every_attempt_ends_processing_failed(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    """After COFFER_CLAIM_MAX_ATTEMPTS isolated failures the claim ends `failed` with
+    processing_failed (500), nothing allocated or debited, and its key replays that."""
+    db = runtime.db
+    poison = f"doomed-{uuid.uuid4().hex[:8]}"
+    reward_id = new_reward(db, tenant, codes=3, points_cost=10)
+    credit(db, tenant, poison, 100)
+    trigger = f"refuse_{uuid.uuid4().hex[:8]}"
+    with db.transaction() as session:
+        session.execute(text(f"""
+            CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.data->>'participant_id' = '{poison}' THEN
+                RAISE EXCEPTION 'injected failure';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT ON facts
+              FOR EACH ROW EXECUTE FUNCTION {trigger}();
+        """))  # fmt: skip
+    recorded: list[list[Any]] = []
+
+    class Stats:
+        def record(self, outcomes: list[Any]) -> None:
+            recorded.append([o.label for o in outcomes])
+
+    try:
+        claim_id = accept(db, tenant, reward_id, poison, deduct=True, key=poison).resource_id
+        drain = Drain(db, PolledOutcomes(db), batch_size=10, max_attempts=3,
+                      set_aside=SetAside(0), stats=Stats())  # fmt: skip
+        report = drain.run()  # no quarantine: it retries the claim until it ends
+    finally:
+        with db.transaction() as session:
+            session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
+    assert report.set_aside == [outcomes_pk(db, claim_id)] * 2  # attempts 1 and 2
+    assert report.decided == 1  # attempt 3 ended it
+    status, body = outcomes(db, [claim_id or ""])[claim_id or ""]
+    assert status == "failed"
+    assert (body["code"], body["status"]) == ("processing_failed", 500)
+    assert recorded[-1] == ["processing_failed"]
+    assert balance_and_ledger(db, tenant, poison) == (100, 100)
+    with db.transaction() as session:
+        claim = session.scalar(select(Claim).where(Claim.claim_id == claim_id))
+        assert claim is not None
+        assert (claim.attempts, claim.code_id, claim.error_code) == (3, None, "processing_failed")
+        assert session.get(Inventory, reward_id).allocated_count == 0  # type: ignore[union-attr]
+    replay = accept(db, tenant, reward_id, poison, deduct=True, key=poison)
+    assert (replay.fresh, replay.response_status) == (False, 500)
+    Drain(db, PolledOutcomes(db), batch_size=10).run()  # nothing pending is left for it
+    assert outcomes(db, [claim_id or ""])[claim_id or ""][0] == "failed"
