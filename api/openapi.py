@@ -22,7 +22,14 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from core import catalog, errors
-from core.inputs import ClaimBody, CodeUpload, PointsCredit, RewardDefinition, RewardPatch
+from core.inputs import (
+    ClaimBody,
+    CodeUpload,
+    PointsCredit,
+    ReversalBody,
+    RewardDefinition,
+    RewardPatch,
+)
 from core.models import REWARD_TYPES
 
 API = "/api/v1/gamify"
@@ -150,9 +157,28 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
                 "type": "string",
                 "enum": ["not_required", "pending", "fulfilled", "failed"],
             },
+            "reversal": {
+                "type": "object",
+                "properties": {
+                    "reversed_at": TIMESTAMP,
+                    "reason": _nullable({"type": "string"}),
+                    "points_refunded": COUNT,
+                    "restocked": {"type": "boolean"},
+                },
+            },
         },
         "A succeeded (or reversed) claim as it stands now (CONTRACT §6, §7).",
-    ),
+    )
+    | {
+        "required": [
+            *CLAIM_SHAPE,
+            "status",
+            "participant_id",
+            "points_deducted",
+            "new_balance",
+            "fulfillment_status",
+        ]
+    },
     "ClaimPending": _closed(
         {"claim_id": _id("clm"), "status": {"const": "pending"}},
         "Accepted and queued; GET the Location for the outcome.",
@@ -330,7 +356,7 @@ PARAMETERS: dict[str, Schema] = {
 
 def _request_schemas() -> dict[str, Schema]:
     """The pydantic models' JSON Schemas (draft 2020-12, which OpenAPI 3.1 speaks)."""
-    models = (RewardDefinition, RewardPatch, CodeUpload, PointsCredit, ClaimBody)
+    models = (RewardDefinition, RewardPatch, CodeUpload, PointsCredit, ClaimBody, ReversalBody)
     _, schema = models_json_schema(
         [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
     )
@@ -442,6 +468,18 @@ OPERATIONS: tuple[Operation, ...] = (
         "get", f"{API}/claims/{{claim_id}}", "getClaim", "Read a claim", "Claims", "server",
         {200: reply("Pending, failed (with its problem) or succeeded.", "ClaimStatus")},
         parameters=("ClaimId",), errors=("claim_not_found",),
+    ),
+    Operation(
+        "post", f"{API}/claims/{{claim_id}}/reverse", "reverseClaim", "Reverse a claim",
+        "Claims", "admin",
+        {200: reply("The claim, reversed (or the replay).", "ClaimStatus",
+                    headers=("Idempotent-Replayed",))},
+        parameters=("ClaimId", "IdempotencyKey"), body={JSON: ref("ReversalBody")},
+        errors=(
+            "idempotency_key_missing", "claim_not_found", "idempotency_key_reused",
+            "claim_not_reversible",
+        ),
+        description="Refunds the points, optionally restocks the code, frees the slot.",
     ),
     Operation(
         "post", f"{API}/participants/{{participant_id}}/points", "creditPoints", "Credit points",

@@ -35,7 +35,7 @@ def claim(reward_id: str) -> Response:
         body=body,
         key=key,
         path=request.path,
-        trace_id=request_id.get(),
+        request_id=request_id.get(),
         wait_s=wait_s,
     )
     response = jsonify(answer.body)

@@ -60,7 +60,7 @@ _CLAIM_PARAMS = _params(
     ("claim_id", String()), ("tenant_id", String()), ("mode", String()),
     ("reward_id", String()), ("participant_external_id", String()),
     ("points_deduction", Boolean()), ("status", String()), ("attempts", Integer()),
-    ("trace_id", String()), ("accepted_at", UTCDateTime()),
+    ("request_id", String()), ("accepted_at", UTCDateTime()),
 )  # fmt: skip
 _JOURNAL_PARAMS = _params(
     ("tenant_id", String()), ("mode", String()), ("idempotency_key", String()),
@@ -100,7 +100,7 @@ def accept_claim(
     body: ClaimBody,
     key: str,
     path: str,
-    trace_id: str | None,
+    request_id: str | None,
     known_rewards: KnownRewards,
 ) -> Recorded:
     """Record the claim (pending) under its key, or find the request already there.
@@ -120,7 +120,7 @@ def accept_claim(
         "points_deduction": body.points_deduction,
         "status": "pending",
         "attempts": 0,
-        "trace_id": trace_id,
+        "request_id": request_id,
         "accepted_at": now,
     }
     connection = session.connection()

@@ -145,7 +145,7 @@ def _log_outcomes(outcomes: list[Outcome]) -> None:
             "claim decided",
             extra={
                 "claim_id": outcome.claim_id,
-                "request_id": outcome.trace_id,
+                "request_id": outcome.request_id,
                 "outcome": outcome.label,
             },
         )

@@ -49,7 +49,7 @@ def eligibility(
             reward_id=reward_id,
             participant_external_id=external_id,
             points_deduction=True,
-            trace_id=None,
+            request_id=None,
             accepted_at=now,
         )
         refusal = planner.refusal(claim)

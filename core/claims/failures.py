@@ -53,7 +53,7 @@ def count_failed_attempt(db: Database, *, claim_pk: int, max_attempts: int) -> O
                 Claim.attempts,
                 Claim.claim_id,
                 Claim.idempotency_record_id,
-                Claim.trace_id,
+                Claim.request_id,
                 Claim.accepted_at,
             )
         ).one_or_none()
@@ -74,5 +74,5 @@ def count_failed_attempt(db: Database, *, claim_pk: int, max_attempts: int) -> O
         )
     return Outcome(
         row.claim_id, claim_pk, row.idempotency_record_id, "failed", 500, problem,
-        row.trace_id, error.code, row.accepted_at,
+        row.request_id, error.code, row.accepted_at,
     )  # fmt: skip

@@ -15,7 +15,7 @@ class Outcome:
     status: str  # succeeded | failed
     response_status: int  # 201, or the problem's status
     body: dict[str, Any]
-    trace_id: str | None
+    request_id: str | None
     error_code: str | None
     accepted_at: datetime
 

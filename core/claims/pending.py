@@ -20,7 +20,7 @@ _PENDING = (
         Claim.reward_id,
         Claim.participant_external_id,
         Claim.points_deduction,
-        Claim.trace_id,
+        Claim.request_id,
         Claim.accepted_at,
         Claim.attempts,
     )

@@ -35,7 +35,7 @@ def claim_reward(
     body: ClaimBody,
     key: str,
     path: str,
-    trace_id: str | None,
+    request_id: str | None,
     wait_s: float,
 ) -> ClaimAnswer:
     """POST /rewards/{id}/claim (CONTRACT §6): 201 or a business problem if decided within
@@ -49,7 +49,7 @@ def claim_reward(
             body=body,
             key=key,
             path=path,
-            trace_id=trace_id,
+            request_id=request_id,
             known_rewards=runtime.known_rewards,
         )
     if recorded.fresh:

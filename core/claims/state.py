@@ -22,7 +22,7 @@ class PendingClaim:
     reward_id: str
     participant_external_id: str
     points_deduction: bool
-    trace_id: str | None
+    request_id: str | None
     accepted_at: datetime
     attempts: int = 0
 

@@ -102,7 +102,7 @@ def _granted(grant: Grant, code_value: str) -> Outcome:
     )
     return Outcome(
         claim.claim_id, claim.claim_pk, claim.idempotency_record_id, "succeeded", 201, body,
-        claim.trace_id, None, claim.accepted_at,
+        claim.request_id, None, claim.accepted_at,
     )  # fmt: skip
 
 
@@ -110,7 +110,7 @@ def _refused(refusal: Refusal) -> Outcome:
     claim, error = refusal.claim, refusal.error
     return Outcome(
         claim.claim_id, claim.claim_pk, claim.idempotency_record_id, "failed", error.status,
-        error.problem(), claim.trace_id, error.code, claim.accepted_at,
+        error.problem(), claim.request_id, error.code, claim.accepted_at,
     )  # fmt: skip
 
 

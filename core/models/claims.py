@@ -57,7 +57,8 @@ class Claim(TenantScoped, Base):
     points_deduction: Mapped[bool]
     status: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(default=0)
-    trace_id: Mapped[str | None] = mapped_column(String(64))
+    # The X-Request-ID of the HTTP request that made the claim; the worker logs it too.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     # Set when the claim succeeds:

@@ -216,6 +216,12 @@ class World:
                 "json_body": {"participant_id": self.participant},
             },
             "getClaim": {"method": "GET", "path": f"{API}/claims/{self.claim_id}"},
+            "reverseClaim": {
+                "method": "POST",
+                "path": f"{API}/claims/{self.decided_claim(conf)}/reverse",
+                "headers": {"Idempotency-Key": new_key()},
+                "json_body": {"reason": "sample", "restock": True},
+            },
             "creditPoints": {
                 "method": "POST",
                 "path": f"{API}/participants/{pid}/points",
@@ -229,6 +235,17 @@ class World:
             "metrics": {"method": "GET", "path": "/metrics"},
             "openapi": {"method": "GET", "path": DOCUMENT_PATH},
         }
+
+    def decided_claim(self, conf: Conformance) -> str:
+        """A fresh claim of the world's reward, decided (succeeded)."""
+        accepted = conf.call(
+            "POST",
+            f"{API}/rewards/{self.reward_id}/claim",
+            headers={**self.auth(), "Idempotency-Key": new_key(), "Prefer": "respond-async"},
+            json_body={"participant_id": self.participant},
+        )
+        drain_claims(conf_runtime(conf))
+        return accepted.get_json()["claim_id"]  # type: ignore[no-any-return]
 
 
 def create_reward(conf: Conformance, world: World, **fields: Any) -> dict[str, Any]:
@@ -558,6 +575,12 @@ def test_requests_refused_before_acceptance_conform(
         (404, "not_found", req("GET", "/participants/a%0Ab/rewards")),
         (404, "not_found", req("POST", "/participants/a%0Ab/points", json_body={"amount": 1},
                                headers={"Idempotency-Key": new_key()})),
+        (400, "idempotency_key_missing", req("POST", f"/claims/{world.claim_id}/reverse",
+                                             json_body={"restock": True})),
+        (404, "claim_not_found", req("POST", f"/claims/clm_{'0' * 26}/reverse",
+                                     json_body={}, headers={"Idempotency-Key": new_key()})),
+        (409, "claim_not_reversible", req("POST", f"/claims/{world.claim_id}/reverse",
+                                          json_body={}, headers={"Idempotency-Key": new_key()})),
         # Another tenant's objects are 404, never 403.
         (404, "claim_not_found", req("GET", f"/claims/{world.claim_id}", headers=stranger)),
         (404, "reward_not_found", req("GET", f"/rewards/{rid}", headers=stranger)),
@@ -570,7 +593,7 @@ def test_requests_refused_before_acceptance_conform(
         assert (response.status_code, response.get_json()["code"]) == (status, code), request
 
 
-def test_a_reused_idempotency_key_is_422_on_claims_and_credits(
+def test_a_reused_idempotency_key_is_422_on_claims_credits_and_reversals(
     conf: Conformance, world: World
 ) -> None:
     key = new_key()
@@ -581,7 +604,16 @@ def test_a_reused_idempotency_key_is_422_on_claims_and_credits(
     conf.call("POST", path, headers=headers, json_body={"amount": 1})
     reused_credit = conf.call("POST", path, headers=headers, json_body={"amount": 2})
 
-    codes = {reused_claim.get_json()["code"], reused_credit.get_json()["code"]}
+    reverse = f"{API}/claims/{world.decided_claim(conf)}/reverse"
+    headers = {**world.auth(), "Idempotency-Key": new_key()}
+    conf.call("POST", reverse, headers=headers, json_body={"restock": True})
+    reused_reversal = conf.call("POST", reverse, headers=headers, json_body={"restock": False})
+
+    codes = {
+        reused_claim.get_json()["code"],
+        reused_credit.get_json()["code"],
+        reused_reversal.get_json()["code"],
+    }
     assert codes == {"idempotency_key_reused"}
 
 

@@ -49,7 +49,7 @@ def accept(
             session, principal=tenant.principal(), reward_id=reward_id,
             body=ClaimBody(participant_id=participant, points_deduction=deduct),
             key=key or uuid.uuid4().hex, path=f"/api/v1/gamify/rewards/{reward_id}/claim",
-            trace_id="test", known_rewards=KnownRewards(),
+            request_id="test", known_rewards=KnownRewards(),
         )  # fmt: skip
 
 

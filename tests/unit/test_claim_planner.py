@@ -28,7 +28,7 @@ def claim(
     fields = {
         "claim_pk": n, "claim_id": f"clm_{n}", "idempotency_record_id": n, "tenant_id": "ten_1",
         "mode": "live", "reward_id": "rwd_1", "participant_external_id": participant,
-        "points_deduction": deduct, "trace_id": None, "accepted_at": NOW,
+        "points_deduction": deduct, "request_id": None, "accepted_at": NOW,
     }  # fmt: skip
     return PendingClaim(**{**fields, **overrides})  # type: ignore[arg-type]
 

@@ -96,7 +96,7 @@ def _create_claims() -> None:
         sa.Column("points_deduction", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("trace_id", sa.String(64), nullable=True),
+        sa.Column("request_id", sa.String(64), nullable=True),
         sa.Column("accepted_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("decided_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("participant_id", BigId, nullable=True),
@@ -159,7 +159,7 @@ def _copy_claims() -> None:
     """Every claim request becomes a claim, in acceptance order, with what it allocated."""
     op.execute(
         "INSERT INTO claims (claim_id, idempotency_record_id, reward_id,"
-        " participant_external_id, points_deduction, status, attempts, trace_id, accepted_at,"
+        " participant_external_id, points_deduction, status, attempts, request_id, accepted_at,"
         " decided_at, participant_id, code_id, code_value, reward_name, reward_type,"
         " points_deducted, new_balance, claimed_at, expires_at, fulfillment_status,"
         " error_code, error, tenant_id, mode)"
