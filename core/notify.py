@@ -26,15 +26,15 @@ _POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
 
 
 @dataclass(frozen=True)
-class Decided:
-    """A claim's final answer: HTTP status and body."""
+class Notice:
+    """A claim's outcome as a waiting request receives it: HTTP status and body."""
 
     status: int
     body: dict[str, Any]
 
 
 class OutcomeWaiter(Protocol):
-    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Decided | None: ...
+    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None: ...
 
 
 class RedisOutcomes:
@@ -60,7 +60,7 @@ class RedisOutcomes:
         except Exception:  # waiters fall back to 202; the outcome is safe in the database
             log.exception("could not notify waiting claim requests")
 
-    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Decided | None:
+    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
         if timeout_s <= 0:
             return None
         try:
@@ -71,7 +71,7 @@ class RedisOutcomes:
         if item is None:
             return None
         payload = json.loads(item[1])
-        return Decided(payload["status"], payload["body"])
+        return Notice(payload["status"], payload["body"])
 
 
 class PolledOutcomes:
@@ -83,7 +83,7 @@ class PolledOutcomes:
     def publish(self, outcomes: list[Outcome]) -> None:
         return None
 
-    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Decided | None:
+    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
         deadline = time.monotonic() + timeout_s
         interval = _POLL_FIRST_S
         while True:
@@ -94,7 +94,7 @@ class PolledOutcomes:
             time.sleep(min(interval, remaining))
             interval = min(interval * 2, _POLL_MAX_S)
 
-    def read(self, record_id: int) -> Decided | None:
+    def read(self, record_id: int) -> Notice | None:
         with self.db.transaction() as session:
             row = session.execute(
                 select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
@@ -103,4 +103,4 @@ class PolledOutcomes:
             ).one()
         if row.response_status is None:
             return None
-        return Decided(row.response_status, row.response_body)
+        return Notice(row.response_status, row.response_body)

@@ -40,7 +40,7 @@ def answer_claim(
     if wait_s <= 0:
         return ClaimAnswer(202, pending_body(claim_id), replayed, claim_id)
     waiter = fresh_waiter if recorded.fresh else replay_waiter
-    decided = waiter.wait(claim_id=claim_id, record_id=recorded.id, timeout_s=wait_s)
-    if decided is None:
+    notice = waiter.wait(claim_id=claim_id, record_id=recorded.id, timeout_s=wait_s)
+    if notice is None:
         return ClaimAnswer(202, pending_body(claim_id), replayed, claim_id)
-    return ClaimAnswer(decided.status, decided.body, replayed, claim_id)
+    return ClaimAnswer(notice.status, notice.body, replayed, claim_id)
