@@ -93,13 +93,18 @@ def test_each_kind_of_corruption_is_reported_by_its_check(private: Runtime) -> N
 def test_coffer_check_prints_each_violation_and_exits_non_zero(private: Runtime) -> None:
     env = {**os.environ, "COFFER_DATABASE_URL": private.db.url}
     command = [str(Path(sys.executable).with_name("coffer")), "check"]
-    run = {"env": env, "capture_output": True, "text": True, "timeout": 60, "check": False}
-    clean = subprocess.run(command, **run)  # type: ignore[call-overload]
+
+    def coffer_check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    clean = coffer_check()
     assert (clean.returncode, clean.stdout.strip()) == (0, "all invariants hold")
     tenant = make_tenant(private.db)
     credit(private.db, tenant, "drifted", 10)
     sql(private, "UPDATE participants SET balance = 7 WHERE external_id = 'drifted'")
-    broken = subprocess.run(command, **run)  # type: ignore[call-overload]
+    broken = coffer_check()
     assert broken.returncode == 1
     assert broken.stdout.splitlines() == [
         f"balance_equals_ledger: {tenant.id}/live participant 'drifted': balance 7, ledger 10"
