@@ -16,9 +16,6 @@ from core.errors import NotFound
 from core.logs import configure_logging, request_id
 from core.migrate import require_migrated
 from core.runtime import Runtime, get_runtime
-from workers.celery_app import app as celery_app
-from workers.celery_app import configure as configure_celery
-from workers.queue import ClaimQueue
 
 API_PREFIX = "/api/v1/gamify"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -34,10 +31,8 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app = Flask("coffer", static_folder=None)  # no files to serve; its route would merge "//"
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    configure_celery(celery_app, settings)
     app.extensions["coffer"] = Services(
         runtime=runtime,
-        queue=ClaimQueue(celery_app, runtime.redis),
         limiter=RateLimiter(settings.rate_limit, settings.redis_url),
     )
     app.before_request(_assign_request_id)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from flask import request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.errors import validation_failed
 from core.errors import ValidationFailed
+from core.inputs import ParticipantId
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,3 +42,15 @@ def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
     if raw is not None and raw not in choices:
         raise ValidationFailed([{"field": name, "message": f"must be one of {', '.join(choices)}"}])
     return raw
+
+
+_PARTICIPANT_ID = TypeAdapter(ParticipantId)
+
+
+def participant_id_from(raw: str, *, field: str = "participant_id") -> str:
+    """A participant id from a path or query string, held to the rules of one in a body."""
+    try:
+        return _PARTICIPANT_ID.validate_python(raw)
+    except ValidationError as error:
+        message = error.errors(include_url=False)[0]["msg"]
+        raise ValidationFailed([{"field": field, "message": message}]) from error

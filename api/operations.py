@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from core import errors
-from core.inputs import ClaimBody, CodeUpload, PointsCredit, RewardDefinition, RewardPatch
+from core.inputs import (
+    ClaimBody,
+    CodeUpload,
+    PointsCredit,
+    ReversalBody,
+    RewardDefinition,
+    RewardPatch,
+)
 from core.schemas import (
     ClaimPending,
     ClaimStatus,
@@ -154,6 +161,7 @@ SECTIONS = {
     "§4": "Catalog and admin",
     "§5": "Points",
     "§6": "Claims",
+    "§7": "Facts, fulfillment and webhooks",
     "§9": "Operations",
 }
 
@@ -197,7 +205,9 @@ OPERATIONS: dict[str, Operation] = {
         "listRewards", "List the catalog", "§4", "Catalog", "server",
         {200: Reply("A page of catalog entries.", RewardPage)},
         description="Active, started, unexpired rewards in creation order, `limit` at a time; "
-        "`total` counts all matching rewards, `next_cursor` reads the next page.",
+        "`total` counts all matching rewards, `next_cursor` reads the next page. With "
+        "`participant_id`, each entry carries that participant's `eligibility`: what a claim "
+        "with `points_deduction: true` would meet right now.",
     ),
     "rewards.create_reward": Operation(
         "createReward", "Create a reward", "§4", "Catalog", "admin",
@@ -257,9 +267,25 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "claims.get_claim": Operation(
         "getClaim", "Read a claim", "§6", "Claims", "server",
-        {200: Reply("Pending, failed (with its problem) or succeeded.", ClaimStatus)},
+        {200: Reply("Pending, failed (with its problem), succeeded or reversed.", ClaimStatus)},
         errors=("claim_not_found",),
-        description="The claim's current state, told apart by `status`.",
+        description="The claim's current state, told apart by `status`: a succeeded claim "
+        "also carries its `fulfillment_status`, a reversed one its `reversal`.",
+    ),
+    "claims.reverse": Operation(
+        "reverseClaim", "Reverse a claim", "§7", "Claims", "admin",
+        {200: Reply("The claim, reversed (or the replay).", ClaimStatus,
+                    headers=("Idempotent-Replayed",))},
+        headers=("IdempotencyKey",), body={JSON: ReversalBody},
+        errors=(
+            "idempotency_key_missing", "claim_not_found", "idempotency_key_reused",
+            "claim_not_reversible",
+        ),
+        description="Refunds the deducted points with a `reversal_refund` entry, returns the "
+        "code to the inventory with `restock: true` (offered again before codes never handed "
+        "out), frees the participant's max_claims_per_user slot; answers the claim as "
+        "`GET /claims/{claim_id}` shows it. A pending or failed claim is 409 "
+        "claim_not_reversible.",
     ),
     "participants.credit": Operation(
         "creditPoints", "Credit points", "§5", "Participants", "server",

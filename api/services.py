@@ -8,13 +8,11 @@ from flask import current_app
 
 from api.ratelimit import RateLimiter
 from core.runtime import Runtime
-from workers.queue import ClaimQueue
 
 
 @dataclass
 class Services:
     runtime: Runtime
-    queue: ClaimQueue
     limiter: RateLimiter
 
 

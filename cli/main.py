@@ -154,6 +154,31 @@ def keys_revoke(prefix: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--max-pending-age",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds a claim may stay pending [default: twice COFFER_SWEEP_INTERVAL_S].",
+)
+def check(max_pending_age: float | None) -> None:
+    """Verify every invariant in SQL; print each violation and exit 1 if there is any."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    from core.checks import run_checks  # noqa: PLC0415
+
+    runtime = _prepare_database()
+    age = max_pending_age if max_pending_age is not None else 2 * runtime.settings.sweep_interval_s
+    with runtime.db.transaction() as session:
+        violations = run_checks(session, max_pending_age=timedelta(seconds=age))
+    for violation in violations:
+        click.echo(f"{violation.check}: {violation.detail}")
+    if violations:
+        click.echo(f"{len(violations)} violation(s)", err=True)
+        sys.exit(1)
+    click.echo("all invariants hold")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
 def demo(as_json: bool, base_url: str) -> None:

@@ -7,29 +7,20 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from core import stock_alerts
 from core.clock import utcnow
 from core.errors import RewardNotFound, ValidationFailed
 from core.ids import new_id
 from core.inputs import RewardDefinition, RewardPatch
+from core.lifecycle import is_active, status_of
 from core.models import Inventory, Reward
-from core.schemas import RewardEntry, RewardPage, RewardStatus
+from core.schemas import RewardEntry, RewardPage
 from core.tenants import Principal
 
 _CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
-
-
-def status_of(reward: Reward, now: datetime) -> RewardStatus:
-    """active, scheduled, expired or inactive; deactivation wins, then expiry."""
-    if reward.deactivated_at is not None:
-        return "inactive"
-    if reward.expires_at is not None and now >= reward.expires_at:
-        return "expired"
-    if reward.starts_at is not None and now < reward.starts_at:
-        return "scheduled"
-    return "active"
 
 
 def entry(reward: Reward, inventory: Inventory, now: datetime) -> RewardEntry:
@@ -85,6 +76,8 @@ def update_reward(
     """Change the fields present in the patch."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
     _apply(reward, patch.model_dump(include=patch.model_fields_set))
+    if "low_stock_threshold" in patch.model_fields_set:
+        stock_alerts.rearm(reward, inventory)
     if reward.starts_at and reward.expires_at and reward.expires_at <= reward.starts_at:
         raise ValidationFailed([{"field": "expires_at", "message": "must be later than starts_at"}])
     reward.updated_at = utcnow()
@@ -118,9 +111,7 @@ def list_rewards(
     conditions = [
         Reward.tenant_id == principal.tenant_id,
         Reward.mode == principal.mode,
-        Reward.deactivated_at.is_(None),
-        or_(Reward.starts_at.is_(None), Reward.starts_at <= now),
-        or_(Reward.expires_at.is_(None), Reward.expires_at > now),
+        is_active(now),
     ]
     if reward_type is not None:
         conditions.append(Reward.type == reward_type)

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,3 +102,8 @@ def is_transient(error: BaseException) -> bool:
         return True
     # SQLite reports lock contention as OperationalError("database is locked").
     return "database is locked" in str(error.orig)
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's INSERT construct (it has ON CONFLICT, which plain `insert` lacks)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -98,6 +98,16 @@ class RewardInactive(ClaimRejected):
     code, title = "reward_inactive", "The reward is deactivated or not yet started"
 
 
+class ProcessingFailed(CofferError):
+    """A claim that failed for an internal fault on every attempt (CONTRACT §6)."""
+
+    code, status, title = "processing_failed", 500, "The claim could not be processed"
+
+
+class ClaimNotReversible(CofferError):
+    code, status, title = "claim_not_reversible", 409, "Only a succeeded claim can be reversed"
+
+
 class PayloadTooLarge(CofferError):
     code, status, title = "payload_too_large", 413, "The request body is too large"
 

@@ -1,10 +1,10 @@
-"""Idempotency keys: parsing, request fingerprints, and recording under a key.
+"""Idempotency keys: parsing, request fingerprints, and the journal (CONTRACT §6, guarantee 1).
 
-A key is scoped to tenant + mode and shared by every keyed endpoint. Recording
-is `INSERT ... ON CONFLICT DO NOTHING`: when two requests race on one key, the
-database makes the second wait for the first to commit and then see its row,
-so exactly one of them ever acts (the reasoning warehouse's db.py gives for
-retrying on a unique key).
+A key is scoped to tenant + mode and shared by every keyed endpoint (claims,
+points credits, reversals, campaigns). Recording is `INSERT ... ON CONFLICT DO
+NOTHING`: when two requests race on one key, the database makes the second
+wait for the first to commit and then see its row, so exactly one of them ever
+acts (the reasoning warehouse's db.py gives for retrying on a unique key).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import IdempotencyKeyMissing, IdempotencyKeyReused, ValidationFailed
-from core.models import IdempotentRequest
+from core.models import IdempotencyRecord
 from core.tenants import Principal
 
 MAX_KEY_LENGTH = 255
@@ -30,7 +30,11 @@ _SF_STRING = re.compile(r'^"((?:[^"\\]|\\["\\])*)"$')
 
 
 def parse_key(header: str | None) -> str:
-    """The key from an Idempotency-Key header; `"abc"` (a structured-field string) is `abc`."""
+    """The key from an Idempotency-Key header; `"abc"` (a structured-field string) is `abc`.
+
+    Raises IdempotencyKeyMissing without a header, ValidationFailed unless the key is
+    1-255 printable ASCII characters.
+    """
     if header is None:
         raise IdempotencyKeyMissing()
     match = _SF_STRING.match(header.strip())
@@ -54,95 +58,128 @@ def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Recorded:
-    """A request as recorded under its key; `fresh` when this call created it."""
+    """A request as journalled under its key; `fresh` when this call recorded it."""
 
     id: int
-    claim_id: str | None
-    status: str
+    resource_id: str | None
     response_status: int | None
     response_body: dict[str, Any] | None
     fresh: bool
 
     @property
     def is_final(self) -> bool:
-        return self.status != "pending"
+        return self.response_status is not None
 
 
-_COLUMNS = (
-    IdempotentRequest.id,
-    IdempotentRequest.claim_id,
-    IdempotentRequest.status,
-    IdempotentRequest.response_status,
-    IdempotentRequest.response_body,
-    IdempotentRequest.fingerprint,
+COLUMNS = (
+    IdempotencyRecord.id,
+    IdempotencyRecord.resource_id,
+    IdempotencyRecord.response_status,
+    IdempotencyRecord.response_body,
+    IdempotencyRecord.fingerprint,
 )
-
-
 # Built once: recording runs on every keyed request.
 _RECORD = {
-    name: insert(IdempotentRequest)
+    name: insert(IdempotencyRecord)
     .on_conflict_do_nothing(index_elements=["tenant_id", "mode", "idempotency_key"])
-    .returning(*_COLUMNS)
+    .returning(*COLUMNS)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-_EXISTING = select(*_COLUMNS).where(
-    IdempotentRequest.tenant_id == bindparam("tenant_id"),
-    IdempotentRequest.mode == bindparam("mode"),
-    IdempotentRequest.idempotency_key == bindparam("key"),
+_EXISTING = select(*COLUMNS).where(
+    IdempotencyRecord.tenant_id == bindparam("tenant_id"),
+    IdempotencyRecord.mode == bindparam("mode"),
+    IdempotencyRecord.idempotency_key == bindparam("key"),
 )
 
 
-def record(
-    session: Session, *, principal: Principal, key: str, print_: str, values: dict[str, Any]
-) -> Recorded:
-    """Record a request under its key, or return the one already there (422 if it differs)."""
-    row = {
+def journal_row(
+    *, principal: Principal, key: str, print_: str, kind: str, resource_id: str | None
+) -> dict[str, Any]:
+    return {
         "tenant_id": principal.tenant_id,
         "mode": principal.mode,
         "idempotency_key": key,
         "fingerprint": print_,
+        "kind": kind,
+        "resource_id": resource_id,
         "created_at": utcnow(),
-        **values,
     }
+
+
+def record(
+    session: Session,
+    *,
+    principal: Principal,
+    key: str,
+    print_: str,
+    kind: str,
+    resource_id: str | None = None,
+) -> Recorded:
+    """Journal a request under its key, or return the one already there.
+
+    Raises IdempotencyKeyReused (422) when the key was first used for a different request.
+    """
+    row = journal_row(
+        principal=principal, key=key, print_=print_, kind=kind, resource_id=resource_id
+    )
     # On the Core connection: through Session.execute an insert takes the ORM bulk path.
     connection = session.connection()
     inserted = connection.execute(_RECORD[connection.dialect.name], row).one_or_none()
     if inserted is not None:
-        return _recorded(inserted, fresh=True)
-    existing = connection.execute(
-        _EXISTING, {"tenant_id": principal.tenant_id, "mode": principal.mode, "key": key}
-    ).one()
-    if existing.fingerprint != print_:
+        return recorded_from(inserted, fresh=True)
+    return existing(session, principal=principal, key=key, print_=print_)
+
+
+def existing(session: Session, *, principal: Principal, key: str, print_: str) -> Recorded:
+    """The journal row already under `key`; IdempotencyKeyReused if its fingerprint differs."""
+    found = (
+        session.connection()
+        .execute(_EXISTING, {"tenant_id": principal.tenant_id, "mode": principal.mode, "key": key})
+        .one()
+    )
+    if found.fingerprint != print_:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was first used for a different request "
             "(method, path or body); use a new key for a new request"
         )
-    return _recorded(existing, fresh=False)
+    return recorded_from(found, fresh=False)
 
 
-def _recorded(row: Any, *, fresh: bool) -> Recorded:
+def recorded_from(row: Any, *, fresh: bool) -> Recorded:
     return Recorded(
         id=row.id,
-        claim_id=row.claim_id,
-        status=row.status,
+        resource_id=row.resource_id,
         response_status=row.response_status,
         response_body=row.response_body,
         fresh=fresh,
     )
 
 
-def complete(
-    session: Session, *, request_id: int, status: str, response_status: int, body: dict[str, Any]
-) -> Recorded:
-    """Store a request's final outcome, which every replay then returns."""
-    session.execute(
-        update(IdempotentRequest)
-        .where(IdempotentRequest.id == request_id)
-        .values(
-            status=status,
-            response_status=response_status,
-            response_body=body,
-            completed_at=utcnow(),
-        )
+_COMPLETE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .values(
+        response_status=bindparam("status"),
+        response_body=bindparam("body"),
+        completed_at=bindparam("at"),
     )
-    return Recorded(request_id, None, status, response_status, body, fresh=True)
+)
+
+
+def complete(
+    session: Session, *, record_id: int, response_status: int, body: dict[str, Any]
+) -> Recorded:
+    """Store a request's final response, which every replay then returns."""
+    complete_many(session, [(record_id, response_status, body)])
+    return Recorded(record_id, None, response_status, body, fresh=True)
+
+
+def complete_many(session: Session, responses: list[tuple[int, int, dict[str, Any]]]) -> None:
+    """Store final responses for (journal id, HTTP status, body) triples in one statement."""
+    if not responses:
+        return
+    now = utcnow()
+    session.connection().execute(
+        _COMPLETE,
+        [{"record_id": r, "status": s, "body": b, "at": now} for r, s, b in responses],
+    )

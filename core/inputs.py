@@ -118,3 +118,10 @@ class PointsCredit(Strict):
 class ClaimBody(Strict):
     participant_id: ParticipantId
     points_deduction: bool = False
+
+
+class ReversalBody(Strict):
+    """POST /claims/{id}/reverse (CONTRACT §7)."""
+
+    reason: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
+    restock: bool = False

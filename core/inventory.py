@@ -1,4 +1,4 @@
-"""Code inventory: uploads with dedupe, in upload order."""
+"""Code inventory: uploads with dedupe, in upload order (allocation is core.allocation)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from core import stock_alerts
 from core.catalog import load
 from core.clock import utcnow
 from core.errors import ValidationFailed
@@ -72,6 +73,7 @@ def upload_codes(
     ]
     _bulk_insert_codes(session, rows)
     inventory.uploaded_count += len(fresh)
+    stock_alerts.rearm(reward, inventory)
     session.flush()
     return CodeUploadResult(
         added=len(fresh),

@@ -17,10 +17,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from core.claims.batch import Outcome
+from core.claims.outcome import Outcome
 from core.clock import utcnow
 from core.db import Database
-from core.models import IdempotentRequest, Inventory, Reward
+from core.models import Claim, Inventory, Reward
 
 log = logging.getLogger("coffer.metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -104,11 +104,12 @@ class CofferCollector(Collector):
     def collect(self) -> Iterator[Any]:
         yield from self._claims()
         yield from self._database()
-        if self.broker_depth is not None:
+        messages = self.broker_depth() if self.broker_depth is not None else None
+        if messages is not None:
             depth = GaugeMetricFamily(
                 "coffer_queue_messages", "Messages waiting in the broker queue"
             )
-            depth.add_metric([], self.broker_depth())
+            depth.add_metric([], messages)
             yield depth
 
     def _claims(self) -> Iterator[Any]:
@@ -129,16 +130,14 @@ class CofferCollector(Collector):
     def _database(self) -> Iterator[Any]:
         with self.db.transaction() as session:
             pending = session.scalar(
-                select(func.count())
-                .select_from(IdempotentRequest)
-                .where(IdempotentRequest.status == "pending", IdempotentRequest.kind == "claim")
+                select(func.count()).select_from(Claim).where(Claim.status == "pending")
             )
             rows = session.execute(
                 select(
                     Reward.tenant_id,
                     Reward.mode,
                     Reward.id,
-                    Inventory.uploaded_count - Inventory.allocated_count,
+                    Inventory.uploaded_count - Inventory.allocated_count + Inventory.returned_count,
                 )
                 .join(Inventory, Inventory.reward_id == Reward.id)
                 .where(Reward.deactivated_at.is_(None), Reward.code_length.is_(None))

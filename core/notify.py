@@ -3,7 +3,7 @@
 With Redis, the worker pushes each outcome onto a per-claim list after commit
 and the API blocks on it (BLPOP): no polling, and an outcome pushed before the
 API starts waiting is still there when it does. Without Redis the API polls
-the request row with a growing interval.
+the claim's journal row with a growing interval.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from core.claims.batch import Outcome
+from core.claims.outcome import Outcome
 from core.db import Database
-from core.models import IdempotentRequest
+from core.models import IdempotencyRecord
 
 log = logging.getLogger("coffer.notify")
 _OUTCOME_TTL_S = 120
@@ -26,15 +26,15 @@ _POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
 
 
 @dataclass(frozen=True)
-class Decided:
-    """A claim's final answer: HTTP status and body."""
+class Notice:
+    """A claim's outcome as a waiting request receives it: HTTP status and body."""
 
     status: int
     body: dict[str, Any]
 
 
 class OutcomeWaiter(Protocol):
-    def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None: ...
+    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None: ...
 
 
 class RedisOutcomes:
@@ -60,7 +60,7 @@ class RedisOutcomes:
         except Exception:  # waiters fall back to 202; the outcome is safe in the database
             log.exception("could not notify waiting claim requests")
 
-    def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None:
+    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
         if timeout_s <= 0:
             return None
         try:
@@ -71,7 +71,7 @@ class RedisOutcomes:
         if item is None:
             return None
         payload = json.loads(item[1])
-        return Decided(payload["status"], payload["body"])
+        return Notice(payload["status"], payload["body"])
 
 
 class PolledOutcomes:
@@ -83,26 +83,24 @@ class PolledOutcomes:
     def publish(self, outcomes: list[Outcome]) -> None:
         return None
 
-    def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None:
+    def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
         deadline = time.monotonic() + timeout_s
         interval = _POLL_FIRST_S
         while True:
-            decided = self.read(request_pk)
+            decided = self.read(record_id)
             remaining = deadline - time.monotonic()
             if decided is not None or remaining <= 0:
                 return decided
             time.sleep(min(interval, remaining))
             interval = min(interval * 2, _POLL_MAX_S)
 
-    def read(self, request_pk: int) -> Decided | None:
+    def read(self, record_id: int) -> Notice | None:
         with self.db.transaction() as session:
             row = session.execute(
-                select(
-                    IdempotentRequest.status,
-                    IdempotentRequest.response_status,
-                    IdempotentRequest.response_body,
-                ).where(IdempotentRequest.id == request_pk)
+                select(IdempotencyRecord.response_status, IdempotencyRecord.response_body).where(
+                    IdempotencyRecord.id == record_id
+                )
             ).one()
-        if row.status == "pending":
+        if row.response_status is None:
             return None
-        return Decided(row.response_status, row.response_body)
+        return Notice(row.response_status, row.response_body)

@@ -1,17 +1,22 @@
-"""The one wiring path: settings -> database, Redis and outcome notification, per process.
+"""The one wiring path: settings -> database, Redis, queue and outcome notices, per process.
 
 The API, the worker and the CLI all call `get_runtime()`. A forked child (a
 Celery prefork process, a gunicorn worker) builds its own, because connection
-pools must not cross a fork.
+pools must not cross a fork. Per-process state (caches, the claims set aside
+after a fault) lives here too, where tests and reloads can see it, never in
+module globals.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from core.claims.accept import KnownRewards
+from core.claims.failures import SetAside
+from core.claims.service import Waker
 from core.db import Database
 from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
@@ -27,6 +32,9 @@ class Runtime:
     poller: PolledOutcomes  # how a replay waits (it must not take the fresh waiter's notice)
     publisher: RedisOutcomes | PolledOutcomes
     stats: ClaimStats  # claim outcome counts and latency, for /metrics
+    waker: Waker  # how an accepted claim asks for a worker
+    known_rewards: KnownRewards = field(default_factory=KnownRewards)
+    set_aside: SetAside = field(default_factory=SetAside)
 
     def close(self) -> None:
         self.db.dispose()
@@ -48,7 +56,16 @@ def build_runtime(settings: Settings) -> Runtime:
         )
         notifier = RedisOutcomes(redis)
         stats = RedisClaimStats(redis)
-    return Runtime(settings, db, redis, notifier, poller, notifier, stats)
+    return Runtime(settings, db, redis, notifier, poller, notifier, stats, _queue(settings, redis))
+
+
+def _queue(settings: Settings, redis: Any | None) -> Waker:
+    """The Celery queue the claims go through, configured from these settings."""
+    from workers.celery_app import app, configure  # noqa: PLC0415 - Celery only when wired
+    from workers.queue import ClaimQueue  # noqa: PLC0415
+
+    configure(app, settings)
+    return ClaimQueue(app, redis)
 
 
 class _Holder:

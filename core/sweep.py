@@ -7,16 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import IdempotentRequest
+from core.models import Claim
 
 
 def stale_pending_claims(session: Session, *, accepted_before: datetime) -> bool:
     """True when a claim accepted before the cutoff is still pending (its message was lost,
     or the worker holding it died)."""
     oldest = session.scalar(
-        select(IdempotentRequest.created_at)
-        .where(IdempotentRequest.status == "pending", IdempotentRequest.kind == "claim")
-        .order_by(IdempotentRequest.id)
-        .limit(1)
+        select(Claim.accepted_at).where(Claim.status == "pending").order_by(Claim.id).limit(1)
     )
     return oldest is not None and oldest < accepted_before

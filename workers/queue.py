@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 
-from workers.celery_app import DRAIN_TASK
+from workers.celery_app import DRAIN_TASK, QUEUE
 
 log = logging.getLogger("coffer.queue")
 DOORBELL_TTL_MS = 2000
@@ -43,6 +43,24 @@ class ClaimQueue:
         if self.redis is None:
             return True
         return bool(self.redis.set(self.doorbell, "1", nx=True, px=DOORBELL_TTL_MS))
+
+    def reachable(self) -> bool:
+        """True when the broker accepts a connection within two seconds (for /readyz)."""
+        try:
+            with self.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+            return True
+        except Exception:
+            log.warning("readiness: broker unreachable", exc_info=True)
+            return False
+
+    def depth(self) -> int | None:
+        """Messages waiting in the claims queue, when the broker is Redis (for /metrics)."""
+        broker_url = self.celery.conf.broker_url or ""
+        if not broker_url.startswith(("redis://", "rediss://")):
+            return None
+        with self.celery.connection_for_read() as connection:
+            return int(connection.default_channel.client.llen(QUEUE))
 
     def answered(self) -> None:
         """A drain is starting: later claims must ring again."""

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from api.auth import load_principal, principal
+from api.auth import admin_only, load_principal, principal
 from api.bodies import json_body
 from api.errors import PROBLEM_JSON
 from api.prefer import wait_seconds
 from api.services import services
-from core.claims.accept import accept_claim
-from core.claims.answer import answer_claim
 from core.claims.queries import claim_status
-from core.idempotency import parse_key
-from core.inputs import ClaimBody
+from core.claims.reversal import reverse_claim
+from core.claims.service import claim_reward
+from core.idempotency import fingerprint, parse_key
+from core.inputs import ClaimBody, ReversalBody
 from core.logs import request_id
 
 bp = Blueprint("claims", __name__)
@@ -28,20 +28,15 @@ def claim(reward_id: str) -> Response:
     wait_s, applied = wait_seconds(
         request.headers.get("Prefer"), default_ms=svc.runtime.settings.claim_wait_ms
     )
-    with svc.runtime.db.autocommit() as session:  # accepting is one INSERT (and a read)
-        recorded = accept_claim(
-            session,
-            principal=principal(),
-            reward_id=reward_id,
-            body=body,
-            key=key,
-            path=request.path,
-            trace_id=request_id.get(),
-        )
-    if recorded.fresh:
-        svc.queue.wake()
-    answer = answer_claim(
-        recorded, fresh_waiter=svc.runtime.waiter, replay_waiter=svc.runtime.poller, wait_s=wait_s
+    answer = claim_reward(
+        svc.runtime,
+        principal=principal(),
+        reward_id=reward_id,
+        body=body,
+        key=key,
+        path=request.path,
+        request_id=request_id.get(),
+        wait_s=wait_s,
     )
     response = jsonify(answer.body)
     response.status_code = answer.status
@@ -60,3 +55,18 @@ def claim(reward_id: str) -> Response:
 def get_claim(claim_id: str) -> Response:
     with services().runtime.db.transaction() as session:
         return jsonify(claim_status(session, principal=principal(), claim_id=claim_id))
+
+
+@bp.post("/claims/<claim_id>/reverse")
+@admin_only
+def reverse(claim_id: str) -> tuple[Response, int, dict[str, str]]:
+    """Reverse a succeeded claim (CONTRACT §7): refund, optional restock, slot freed."""
+    key = parse_key(request.headers.get("Idempotency-Key"))
+    body = json_body(ReversalBody)
+    print_ = fingerprint("POST", request.path, body.model_dump())
+    with services().runtime.db.transaction() as session:
+        recorded = reverse_claim(
+            session, principal=principal(), claim_id=claim_id, body=body, key=key, print_=print_
+        )
+    headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
+    return jsonify(recorded.response_body), recorded.response_status or 200, headers

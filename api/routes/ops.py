@@ -24,7 +24,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Ready when the database and the broker both answer."""
-    checks = ReadinessChecks(database=_database_ok(), broker=_broker_ok(services().queue.celery))
+    checks = ReadinessChecks(database=_database_ok(), broker=services().runtime.waker.reachable())
     ready = checks.database and checks.broker
     body = Readiness(status="ready" if ready else "unavailable", checks=checks)
     return json_response(body, 200 if ready else 503)
@@ -43,14 +43,4 @@ def _database_ok() -> bool:
         return True
     except Exception:
         log.warning("readiness: database unreachable", exc_info=True)
-        return False
-
-
-def _broker_ok(celery: object) -> bool:
-    try:
-        with celery.connection_for_write() as connection:  # type: ignore[attr-defined]
-            connection.ensure_connection(max_retries=1, timeout=2)
-        return True
-    except Exception:
-        log.warning("readiness: broker unreachable", exc_info=True)
         return False

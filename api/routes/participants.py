@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
-from pydantic import TypeAdapter, ValidationError
 
 from api.auth import load_principal, principal
-from api.bodies import json_body
-from api.respond import json_response
+from api.bodies import json_body, participant_id_from
+from api.query import query_args, takes_query
+from api.respond import json_response, stored_response
 from api.services import services
 from core import points
 from core.claims.queries import participant_rewards
-from core.errors import ValidationFailed
 from core.idempotency import fingerprint, parse_key
-from core.inputs import ParticipantId, PointsCredit
-from core.schemas import ParticipantRewards, PointsCredited
+from core.inputs import PointsCredit
+from core.schemas import ParticipantRewards, ParticipantRewardsQuery
 
 bp = Blueprint("participants", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
 
 
-_PARTICIPANT_ID = TypeAdapter(ParticipantId)
-
-
 def _checked(participant_id: str) -> str:
     """The path's participant id, held to the same rules as one in a body."""
-    try:
-        return _PARTICIPANT_ID.validate_python(participant_id)
-    except ValidationError as error:
-        message = error.errors(include_url=False)[0]["msg"]
-        raise ValidationFailed([{"field": "participant_id", "message": message}]) from error
+    return participant_id_from(participant_id)
 
 
 @bp.post("/participants/<path:participant_id>/points")
@@ -47,8 +39,8 @@ def credit(participant_id: str) -> Response:
             print_=print_,
         )
     headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
-    credited = PointsCredited.model_validate(recorded.response_body)
-    return json_response(credited, recorded.response_status or 201, headers)
+    # The body core stored (a PointsCredited) when the credit was made, answered as stored.
+    return stored_response(recorded.response_body or {}, recorded.response_status or 201, headers)
 
 
 @bp.get("/participants/<path:participant_id>/points")
@@ -61,9 +53,14 @@ def balance(participant_id: str) -> Response:
 
 
 @bp.get("/participants/<path:participant_id>/rewards")
+@takes_query(ParticipantRewardsQuery)
 def rewards(participant_id: str) -> Response:
+    query = query_args(ParticipantRewardsQuery)
     with services().runtime.db.transaction() as session:
         held = participant_rewards(
-            session, principal=principal(), external_id=_checked(participant_id)
+            session,
+            principal=principal(),
+            external_id=_checked(participant_id),
+            include_reversed=query.include == "reversed",
         )
     return json_response(ParticipantRewards.model_validate(held))

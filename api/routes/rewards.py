@@ -13,6 +13,7 @@ from api.query import query_args, takes_query
 from api.respond import json_response
 from api.services import services
 from core import catalog, inventory
+from core.claims.eligibility import eligibility
 from core.inputs import CodeUpload, RewardDefinition, RewardPatch
 from core.schemas import RewardsQuery
 
@@ -36,6 +37,15 @@ def list_rewards() -> Response:
             limit=query.limit,
             cursor=query.cursor,
         )
+        if query.participant_id is not None:
+            page = page.with_eligibility(
+                eligibility(
+                    session,
+                    principal=principal(),
+                    external_id=query.participant_id,
+                    reward_ids=[entry.id for entry in page.rewards],
+                )
+            )
     return json_response(page)
 
 

@@ -15,15 +15,13 @@ from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from core.claims.batch import (
-    MissingParticipants,
-    Outcome,
-    decide_and_write,
-    ensure_participants,
-    lock_pending,
-)
+from core.claims.batch import decide_and_write
+from core.claims.failures import SetAside, count_failed_attempt
+from core.claims.outcome import Outcome
+from core.claims.pending import lock_pending
 from core.clock import utcnow
 from core.db import Database, is_transient
+from core.points import MissingParticipants, ensure_participants
 
 log = logging.getLogger("coffer.claims")
 _TRANSIENT_ATTEMPTS = 8
@@ -53,81 +51,69 @@ class DrainReport:
     out_of_time: bool = False
 
 
-class SetAside:
-    """Claims that failed for a non-transient reason, skipped by this process for a while.
+@dataclass
+class Drain:
+    """How this process drains: its database, where outcomes go, and its limits."""
 
-    They stay pending (a bug must never decide a claim wrongly); the sweep and
-    later drains try them again once the quarantine is over.
-    """
+    db: Database
+    publisher: OutcomePublisher
+    batch_size: int
+    max_attempts: int = 10
+    set_aside: SetAside = field(default_factory=SetAside)
+    stats: OutcomeRecorder | None = None
 
-    def __init__(self, quarantine_s: float = 60.0) -> None:
-        self.quarantine_s = quarantine_s
-        self._until: dict[int, float] = {}
+    def run(self, *, budget_s: float = 30.0) -> DrainReport:
+        """Decide pending claims until none is left or the time budget is spent.
 
-    def add(self, claim_pks: list[int]) -> None:
-        until = time.monotonic() + self.quarantine_s
-        self._until.update(dict.fromkeys(claim_pks, until))
+        When a batch fails for a non-transient reason (a bug, not a rule), the
+        claims are retried one at a time to find the one that fails; it is
+        counted an attempt and set aside, and full batches resume, so one bad
+        claim never blocks the claims behind it.
+        """
+        report = DrainReport()
+        deadline = time.monotonic() + budget_s
+        singles_left = 0  # > 0 while hunting for the claim that broke a batch
+        while time.monotonic() < deadline:
+            limit = 1 if singles_left else self.batch_size
+            try:
+                outcomes = decide_next_batch(self.db, limit=limit, exclude=self.set_aside.current())
+            except BatchFailed as failure:
+                if singles_left:
+                    self._isolated(failure.claim_pks, report)
+                    singles_left = 0
+                else:
+                    singles_left = max(len(failure.claim_pks), 1)
+                continue
+            if not outcomes:
+                return report
+            singles_left = max(singles_left - 1, 0)
+            self._announce(outcomes)
+            report.decided += len(outcomes)
+            report.batches += 1
+            if len(outcomes) < limit:
+                # Nothing else was pending when this batch was taken, and every claim
+                # recorded since this drain started has rung the doorbell again, so it
+                # gets a drain of its own: no need for one more (empty) transaction.
+                return report
+        report.out_of_time = True
+        return report
 
-    def current(self) -> list[int]:
-        now = time.monotonic()
-        self._until = {pk: until for pk, until in self._until.items() if until > now}
-        return list(self._until)
-
-
-_set_aside = SetAside()
-
-
-def drain(
-    db: Database,
-    publisher: OutcomePublisher,
-    *,
-    batch_size: int,
-    budget_s: float = 30.0,
-    set_aside: SetAside = _set_aside,
-    stats: OutcomeRecorder | None = None,
-) -> DrainReport:
-    """Decide pending claims until none is left or the time budget is spent.
-
-    When a batch fails for a non-transient reason (a bug, not a rule), the
-    claims are retried one at a time to find the one that fails; it is set
-    aside and logged, and full batches resume, so one bad claim never blocks
-    the claims behind it.
-    """
-    report = DrainReport()
-    deadline = time.monotonic() + budget_s
-    singles_left = 0  # > 0 while hunting for the claim that broke a batch
-    while time.monotonic() < deadline:
-        limit = 1 if singles_left else batch_size
-        try:
-            outcomes = decide_next_batch(db, limit=limit, exclude=set_aside.current())
-        except BatchFailed as failure:
-            if singles_left:
-                log.exception(
-                    "claim set aside after a non-transient failure",
-                    extra={"request_pks": failure.claim_pks},
-                )
-                set_aside.add(failure.claim_pks)
-                report.set_aside.extend(failure.claim_pks)
-                singles_left = 0
+    def _isolated(self, claim_pks: list[int], report: DrainReport) -> None:
+        log.exception("a claim failed on its own for a fault", extra={"claim_pks": claim_pks})
+        for pk in claim_pks:
+            ended = count_failed_attempt(self.db, claim_pk=pk, max_attempts=self.max_attempts)
+            if ended is not None:
+                self._announce([ended])
+                report.decided += 1
             else:
-                singles_left = max(len(failure.claim_pks), 1)
-            continue
-        if not outcomes:
-            return report
-        singles_left = max(singles_left - 1, 0)
-        publisher.publish(outcomes)
-        if stats is not None:
-            stats.record(outcomes)
+                self.set_aside.add([pk])
+                report.set_aside.append(pk)
+
+    def _announce(self, outcomes: list[Outcome]) -> None:
+        self.publisher.publish(outcomes)
+        if self.stats is not None:
+            self.stats.record(outcomes)
         _log_outcomes(outcomes)
-        report.decided += len(outcomes)
-        report.batches += 1
-        if len(outcomes) < limit:
-            # Nothing else was pending when this batch was taken, and every claim
-            # recorded since this drain started has rung the doorbell again, so it
-            # gets a drain of its own: no need for one more (empty) transaction.
-            return report
-    report.out_of_time = True
-    return report
 
 
 def decide_next_batch(db: Database, *, limit: int, exclude: list[int]) -> list[Outcome]:
@@ -137,7 +123,7 @@ def decide_next_batch(db: Database, *, limit: int, exclude: list[int]) -> list[O
         try:
             with db.transaction() as session:
                 claims = lock_pending(session, limit=limit, exclude=exclude)
-                claim_pks = [claim.request_pk for claim in claims]
+                claim_pks = [claim.claim_pk for claim in claims]
                 return decide_and_write(session, claims, now=utcnow()) if claims else []
         except MissingParticipants as missing:
             with db.transaction() as session:
@@ -159,7 +145,7 @@ def _log_outcomes(outcomes: list[Outcome]) -> None:
             "claim decided",
             extra={
                 "claim_id": outcome.claim_id,
-                "request_id": outcome.trace_id,
-                "outcome": outcome.error_code or outcome.status,
+                "request_id": outcome.request_id,
+                "outcome": outcome.label,
             },
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from core.claims.state import InventoryState, ParticipantState, PendingClaim, RewardState
 from core.errors import (
@@ -22,16 +23,27 @@ from core.errors import (
     RewardInactive,
     RewardNotFound,
 )
+from core.lifecycle import status_of
+
+CodeSource = Literal["returned", "pool", "generated"]
 
 
 @dataclass(frozen=True)
 class Grant:
-    """A claim that succeeds: which pool position (or a generated code) and the debit."""
+    """A claim that succeeds: where its code comes from, and the debit.
+
+    `source` is `returned` (the `position`-th oldest code a reversal gave back,
+    counted from 0 within this batch), `pool` (the uploaded code with seq
+    `position`) or `generated` (made at write time). `available_after` is the
+    reward's stock right after this grant, for the inventory alerts.
+    """
 
     claim: PendingClaim
     reward: RewardState
     participant: ParticipantState
-    seq: int | None  # None: a generated code
+    source: CodeSource
+    position: int
+    available_after: int
     points_deducted: int
     new_balance: int
     claimed_at: datetime
@@ -64,15 +76,28 @@ class ClaimPlanner:
         self.now = now
 
     def decide(self, claim: PendingClaim) -> Decision:
+        """Grant or refuse one claim, moving the in-memory state as a grant would."""
+        refusal = self.refusal(claim)
+        if refusal is not None:
+            return refusal
+        reward = self.rewards[claim.reward_id]
+        participant = self.participants[claim.participant_key]
+        return self._grant(claim, reward, participant, self.inventories[reward.id])
+
+    def refusal(self, claim: PendingClaim) -> Refusal | None:
+        """The refusal this claim would get now, or None: the checks without the grant
+        (also what `GET /rewards?participant_id=` reports as eligibility)."""
         reward = self.rewards.get(claim.reward_id)
         if reward is None or (reward.tenant_id, reward.mode) != (claim.tenant_id, claim.mode):
             return Refusal(claim, RewardNotFound(f"No reward {claim.reward_id}"))
         participant = self.participants[claim.participant_key]
         inventory = self.inventories[reward.id]
         error = self._first_failed_check(claim, reward, participant, inventory)
-        if error is not None:
-            return Refusal(claim, error)
-        return self._grant(claim, reward, participant, inventory)
+        return None if error is None else Refusal(claim, error)
+
+    def held(self, participant: ParticipantState, reward_id: str) -> int:
+        """Claims of the reward the participant holds (succeeded, not reversed)."""
+        return self.holdings[(participant.pk, reward_id)]
 
     def _first_failed_check(
         self,
@@ -97,12 +122,13 @@ class ClaimPlanner:
         return None
 
     def _reward_unavailable(self, reward: RewardState) -> ClaimRejected | None:
-        if reward.deactivated_at is not None:
+        status = status_of(reward, self.now)
+        if status == "inactive":
             return RewardInactive("The reward has been deactivated")
-        if reward.starts_at is not None and self.now < reward.starts_at:
-            return RewardInactive("The reward has not started yet")
-        if reward.expires_at is not None and self.now >= reward.expires_at:
+        if status == "expired":
             return RewardExpired()
+        if status == "scheduled":
+            return RewardInactive("The reward has not started yet")
         return None
 
     def _grant(
@@ -112,10 +138,7 @@ class ClaimPlanner:
         participant: ParticipantState,
         inventory: InventoryState,
     ) -> Grant:
-        seq = None
-        if inventory.available > 0:  # pre-loaded codes first, generated ones after
-            inventory.allocated_count += 1
-            seq = inventory.allocated_count
+        source, position = self._take_code(inventory)
         cost = self._cost(claim, reward)
         participant.balance -= cost
         self.holdings[(participant.pk, reward.id)] += 1
@@ -126,12 +149,27 @@ class ClaimPlanner:
             claim=claim,
             reward=reward,
             participant=participant,
-            seq=seq,
+            source=source,
+            position=position,
+            available_after=inventory.available,
             points_deducted=cost,
             new_balance=participant.balance,
             claimed_at=self.now,
             expires_at=expires,
         )
+
+    @staticmethod
+    def _take_code(inventory: InventoryState) -> tuple[CodeSource, int]:
+        """Returned codes first (they were handed out before), then uploads in order,
+        then a generated code."""
+        if inventory.returned_count > 0:
+            inventory.returned_count -= 1
+            inventory.returned_taken += 1
+            return "returned", inventory.returned_taken - 1
+        if inventory.uploaded_count > inventory.allocated_count:
+            inventory.allocated_count += 1
+            return "pool", inventory.allocated_count
+        return "generated", 0
 
     @staticmethod
     def _cost(claim: PendingClaim, reward: RewardState) -> int:

@@ -1,4 +1,4 @@
-"""Reading claims: one claim by id, and a participant's claimed rewards."""
+"""Reading claims: one claim by id, and a participant's claimed rewards (CONTRACT §6)."""
 
 from __future__ import annotations
 
@@ -7,37 +7,39 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.claims.responses import failed_body, pending_body
-from core.clock import to_wire
+from core.claims.responses import claim_record, claim_view
 from core.errors import ClaimNotFound
-from core.models import Claim, IdempotentRequest, Participant
+from core.models import Claim, ClaimReversal, Participant
 from core.tenants import Principal
 
 MAX_RECORDS = 1000
 
 
 def claim_status(session: Session, *, principal: Principal, claim_id: str) -> dict[str, Any]:
-    """pending, failed (with its problem) or succeeded (the claim response)."""
-    row = session.execute(
-        select(IdempotentRequest.status, IdempotentRequest.response_body).where(
-            IdempotentRequest.claim_id == claim_id,
-            IdempotentRequest.tenant_id == principal.tenant_id,
-            IdempotentRequest.mode == principal.mode,
+    """GET /claims/{id}: pending, failed (with its problem), succeeded or reversed.
+
+    Raises ClaimNotFound (404) for a claim of another tenant or mode, as for none.
+    """
+    claim = session.scalar(
+        select(Claim).where(
+            Claim.claim_id == claim_id,
+            Claim.tenant_id == principal.tenant_id,
+            Claim.mode == principal.mode,
         )
-    ).one_or_none()
-    if row is None:
+    )
+    if claim is None:
         raise ClaimNotFound(f"No claim {claim_id}")
-    if row.status == "pending":
-        return pending_body(claim_id)
-    if row.status == "failed":
-        return failed_body(claim_id, row.response_body)
-    return row.response_body
+    reversal = None
+    if claim.status == "reversed":
+        reversal = session.scalar(select(ClaimReversal).where(ClaimReversal.claim_pk == claim.id))
+    return claim_view(claim, reversal)
 
 
 def participant_rewards(
-    session: Session, *, principal: Principal, external_id: str
+    session: Session, *, principal: Principal, external_id: str, include_reversed: bool = False
 ) -> dict[str, Any]:
-    """Every claim the participant holds, newest first; none for an unknown participant."""
+    """Claims the participant holds, newest first, at most MAX_RECORDS; `total_claimed` counts
+    them all. Reversed claims only with `include_reversed` (then each record has `status`)."""
     participant_pk = session.scalar(
         select(Participant.id).where(
             Participant.tenant_id == principal.tenant_id,
@@ -45,26 +47,16 @@ def participant_rewards(
             Participant.external_id == external_id,
         )
     )
-    scope = Claim.participant_id == participant_pk
+    statuses = ["succeeded", "reversed"] if include_reversed else ["succeeded"]
+    scope = (Claim.participant_id == participant_pk, Claim.status.in_(statuses))
     total = 0
     claims: list[Claim] = []
     if participant_pk is not None:
-        total = session.scalar(select(func.count()).select_from(Claim).where(scope)) or 0
-        query = select(Claim).where(scope).order_by(Claim.id.desc()).limit(MAX_RECORDS)
+        total = session.scalar(select(func.count()).select_from(Claim).where(*scope)) or 0
+        query = select(Claim).where(*scope).order_by(Claim.id.desc()).limit(MAX_RECORDS)
         claims = list(session.scalars(query))
     return {
         "participant_id": external_id,
-        "rewards": [
-            {
-                "claim_id": c.claim_id,
-                "reward_id": c.reward_id,
-                "reward_name": c.reward_name,
-                "reward_type": c.reward_type,
-                "code_value": c.code_value,
-                "claimed_at": to_wire(c.claimed_at),
-                "expires_at": to_wire(c.expires_at),
-            }
-            for c in claims
-        ],
+        "rewards": [claim_record(c, with_status=include_reversed) for c in claims],
         "total_claimed": total,
     }

@@ -1,23 +1,30 @@
-"""In-memory snapshots of the locked rows a batch of claims is decided against."""
+"""In-memory snapshots of the rows a batch of claims is decided against (locked first)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.points import Account
+
+ParticipantState = Account  # a participant's locked balance, owned by core.points
+
 
 @dataclass(frozen=True)
 class PendingClaim:
-    request_pk: int
+    """A claim accepted and not yet decided (a `claims` row with status `pending`)."""
+
+    claim_pk: int
     claim_id: str
+    idempotency_record_id: int
     tenant_id: str
     mode: str
     reward_id: str
     participant_external_id: str
     points_deduction: bool
-    idempotency_key: str
-    trace_id: str | None
-    created_at: datetime
+    request_id: str | None
+    accepted_at: datetime
+    attempts: int = 0
 
     @property
     def participant_key(self) -> tuple[str, str, str]:
@@ -44,26 +51,16 @@ class RewardState:
 
 @dataclass
 class InventoryState:
+    """A reward's code counters as locked; the planner moves them as it grants codes."""
+
     reward_id: str
     uploaded_count: int
     allocated_count: int
+    returned_count: int
     low_stock_notified: bool
-    allocated_before: int = -1
-
-    def __post_init__(self) -> None:
-        self.allocated_before = self.allocated_count
+    exhausted_notified: bool
+    returned_taken: int = 0  # returned codes granted by this batch, oldest first
 
     @property
     def available(self) -> int:
-        return self.uploaded_count - self.allocated_count
-
-
-@dataclass
-class ParticipantState:
-    pk: int
-    external_id: str
-    balance: int
-    balance_before: int = -1
-
-    def __post_init__(self) -> None:
-        self.balance_before = self.balance
+        return self.uploaded_count - self.allocated_count + self.returned_count

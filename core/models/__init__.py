@@ -1,22 +1,27 @@
 """SQLAlchemy models, one module per domain noun."""
 
 from core.models.base import Base
-from core.models.catalog import REWARD_TYPES, Inventory, Reward, RewardCode
-from core.models.claims import Claim, IdempotentRequest
+from core.models.catalog import REWARD_TYPES, Inventory, ReturnedCode, Reward, RewardCode
+from core.models.claims import CLAIM_STATUSES, Claim, ClaimReversal
 from core.models.facts import Fact
+from core.models.idempotency import JOURNAL_KINDS, IdempotencyRecord
 from core.models.points import LedgerEntry, Participant
 from core.models.tenants import ApiKey, Tenant
 
 __all__ = [
+    "CLAIM_STATUSES",
+    "JOURNAL_KINDS",
     "REWARD_TYPES",
     "ApiKey",
     "Base",
     "Claim",
+    "ClaimReversal",
     "Fact",
-    "IdempotentRequest",
+    "IdempotencyRecord",
     "Inventory",
     "LedgerEntry",
     "Participant",
+    "ReturnedCode",
     "Reward",
     "RewardCode",
     "Tenant",

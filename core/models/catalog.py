@@ -53,23 +53,28 @@ class Inventory(TenantScoped, Base):
     Claims lock this row and move the counter inside their transaction, so the
     next code is found by equality on (reward_id, seq) rather than by scanning
     for "oldest unallocated": no index bloat from allocated rows, exact
-    exhaustion, and a rolled-back claim hands its position back.
+    exhaustion, and a rolled-back claim hands its position back. Codes that a
+    reversal returns wait in `returned_codes` and are offered first.
     """
 
     __tablename__ = "inventories"
     __table_args__ = (
         CheckConstraint("allocated_count <= uploaded_count", name="within_uploads"),
         CheckConstraint("allocated_count >= 0", name="allocated_non_negative"),
+        CheckConstraint("returned_count >= 0", name="returned_non_negative"),
     )
 
     reward_id: Mapped[str] = mapped_column(ForeignKey("rewards.id"), primary_key=True)
     uploaded_count: Mapped[int] = mapped_column(BigInteger, default=0)
     allocated_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Codes given back by reversals with restock, waiting in `returned_codes`.
+    returned_count: Mapped[int] = mapped_column(BigInteger, default=0)
     low_stock_notified: Mapped[bool] = mapped_column(default=False)
+    exhausted_notified: Mapped[bool] = mapped_column(default=False)
 
     @property
     def available(self) -> int:
-        return self.uploaded_count - self.allocated_count
+        return self.uploaded_count - self.allocated_count + self.returned_count
 
 
 class RewardCode(TenantScoped, Base):
@@ -86,3 +91,15 @@ class RewardCode(TenantScoped, Base):
     value: Mapped[str] = mapped_column(String(255))
     seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnedCode(TenantScoped, Base):
+    """A code a reversal gave back, offered again (oldest first) before never-used codes."""
+
+    __tablename__ = "returned_codes"
+    __table_args__ = (Index("ix_returned_codes_reward_id_id", "reward_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    reward_id: Mapped[str] = mapped_column(ForeignKey("rewards.id"))
+    code_id: Mapped[int] = mapped_column(ForeignKey("reward_codes.id"), unique=True)
+    returned_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from core.inputs import RewardType
 from core.schemas.common import Count, Timestamp, Wire, id_field
 
 RewardStatus = Literal["active", "scheduled", "expired", "inactive"]
+
+
+class Eligibility(Wire):
+    """What a claim with points_deduction by the participant asked about would meet now."""
+
+    eligible: bool = Field(description="Whether such a claim would pass every check right now.")
+    reason: str | None = Field(
+        description="The error code the claim would get (e.g. `insufficient_points`), else null."
+    )
+    claims_held: Count = Field(description="Claims of this reward the participant holds.")
 
 
 class RewardEntry(Wire):
@@ -43,6 +55,16 @@ class RewardEntry(Wire):
         "or inactive (deactivated); deactivation wins, then expiry."
     )
     created_at: Timestamp = Field(description="When the reward was created.")
+    eligibility: Annotated[
+        Eligibility | SkipJsonSchema[None],
+        Field(
+            description="Present in a listing with `?participant_id=`: that participant's "
+            "eligibility, decided by the claim planner's own checks (a forecast, not a "
+            "reservation).",
+            exclude_if=lambda value: value is None,  # absent, never null, on the wire
+            json_schema_extra=lambda schema: schema.pop("default", None),
+        ),
+    ] = None
 
 
 class RewardPage(Wire):
@@ -53,6 +75,14 @@ class RewardPage(Wire):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
+
+    def with_eligibility(self, verdicts: Mapping[str, Mapping[str, Any]]) -> RewardPage:
+        """This page with each entry's `eligibility` (reward id -> verdict) filled in."""
+        entries = [
+            entry.model_copy(update={"eligibility": Eligibility.model_validate(verdicts[entry.id])})
+            for entry in self.rewards
+        ]
+        return self.model_copy(update={"rewards": entries})
 
 
 class CodeUploadResult(Wire):

@@ -6,12 +6,12 @@ endpoint, and the OpenAPI document lists each model's fields as parameters.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from core.inputs import RewardType
+from core.inputs import ParticipantId, RewardType
 
 MAX_PAGE = 200
 
@@ -37,3 +37,15 @@ class RewardsQuery(Query):
         default=50, description="Entries on this page."
     )
     cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+    participant_id: ParticipantId | None = Field(
+        default=None,
+        description="Give each entry this participant's `eligibility` (CONTRACT §4).",
+    )
+
+
+class ParticipantRewardsQuery(Query):
+    """GET /participants/{participant_id}/rewards."""
+
+    include: Literal["reversed"] | None = Field(
+        default=None, description="`reversed`: list reversed claims too, each with `status`."
+    )

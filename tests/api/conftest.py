@@ -14,14 +14,15 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from api.ratelimit import RateLimiter
-from core.models import IdempotentRequest, LedgerEntry, Participant, Reward, RewardCode
+from core.models import IdempotencyRecord, LedgerEntry, Participant, Reward, RewardCode
 from core.runtime import Runtime
 from core.schemas import RewardEntry
 from tests.support.tenants import TestTenant
 
 GAMIFY = "/api/v1/gamify"
 PROBLEM_JSON = "application/problem+json"
-ENTRY_KEYS = list(RewardEntry.model_fields)  # the catalog entry, in wire order
+# The members every catalog entry carries, in wire order (eligibility only on request).
+ENTRY_KEYS = [name for name, field in RewardEntry.model_fields.items() if field.is_required()]
 
 
 def new_id(prefix: str = "user") -> str:
@@ -173,9 +174,9 @@ def requests_under_key(runtime: Runtime, tenant: TestTenant, key: str) -> int:
     with runtime.db.transaction() as session:
         return session.scalar(
             select(func.count())
-            .select_from(IdempotentRequest)
+            .select_from(IdempotencyRecord)
             .where(
-                IdempotentRequest.tenant_id == tenant.id, IdempotentRequest.idempotency_key == key
+                IdempotencyRecord.tenant_id == tenant.id, IdempotencyRecord.idempotency_key == key
             )
         )  # type: ignore[return-value]
 

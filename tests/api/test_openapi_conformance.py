@@ -50,8 +50,8 @@ from api.openapi import (
     document,
     template,
 )
-from core.claims.drain import drain
-from core.models import IdempotentRequest
+from core.claims.drain import Drain
+from core.models import IdempotencyRecord
 from core.runtime import Runtime, build_runtime
 from core.schemas import ClaimFailed, ClaimPending, CodeUploadResult
 from core.settings import Settings
@@ -221,6 +221,12 @@ class World:
                 "json_body": {"participant_id": self.participant},
             },
             "getClaim": {"method": "GET", "path": f"{API}/claims/{self.claim_id}"},
+            "reverseClaim": {
+                "method": "POST",
+                "path": f"{API}/claims/{self.decided_claim(conf)}/reverse",
+                "headers": {"Idempotency-Key": new_key()},
+                "json_body": {"reason": "sample", "restock": True},
+            },
             "creditPoints": {
                 "method": "POST",
                 "path": f"{API}/participants/{pid}/points",
@@ -235,6 +241,17 @@ class World:
             "openapi": {"method": "GET", "path": DOCUMENT_PATH},
             "docs": {"method": "GET", "path": "/docs"},
         }
+
+    def decided_claim(self, conf: Conformance) -> str:
+        """A fresh claim of the world's reward, decided (succeeded)."""
+        accepted = conf.call(
+            "POST",
+            f"{API}/rewards/{self.reward_id}/claim",
+            headers={**self.auth(), "Idempotency-Key": new_key(), "Prefer": "respond-async"},
+            json_body={"participant_id": self.participant},
+        )
+        drain_claims(conf_runtime(conf))
+        return accepted.get_json()["claim_id"]  # type: ignore[no-any-return]
 
 
 def create_reward(conf: Conformance, world: World, **fields: Any) -> dict[str, Any]:
@@ -273,7 +290,7 @@ def conf_runtime(conf: Conformance) -> Runtime:
 
 
 def drain_claims(runtime: Runtime) -> int:
-    return drain(runtime.db, runtime.publisher, batch_size=100).decided
+    return Drain(runtime.db, runtime.publisher, batch_size=100).run().decided
 
 
 def draining_soon(runtime: Runtime) -> threading.Thread:
@@ -487,7 +504,9 @@ def test_an_accepted_claim_is_202_pending_then_201_once_decided(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert pending.get_json() == ClaimPending(claim_id=claim_id).wire()
     assert succeeded.get_json()["status"] == "succeeded"
-    assert replayed.status_code == 201 and replayed.get_json() == succeeded.get_json()
+    now = succeeded.get_json()
+    assert now.pop("fulfillment_status") == "not_required"
+    assert replayed.status_code == 201 and replayed.get_json() == now
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert held.get_json()["total_claimed"] == 2  # with the world's own claim
 
@@ -542,9 +561,9 @@ def claim_id_under(conf: Conformance, world: World, key: str) -> str:
     """A claim's id when its answer (a problem) does not carry it."""
     with conf_runtime(conf).db.transaction() as session:
         return session.scalar(  # type: ignore[no-any-return]
-            select(IdempotentRequest.claim_id).where(
-                IdempotentRequest.tenant_id == world.tenant.id,
-                IdempotentRequest.idempotency_key == key,
+            select(IdempotencyRecord.resource_id).where(
+                IdempotencyRecord.tenant_id == world.tenant.id,
+                IdempotencyRecord.idempotency_key == key,
             )
         )
 
@@ -587,6 +606,12 @@ def test_requests_refused_before_acceptance_conform(
         (404, "not_found", req("GET", "/participants/a%0Ab/rewards")),
         (404, "not_found", req("POST", "/participants/a%0Ab/points", json_body={"amount": 1},
                                headers={"Idempotency-Key": new_key()})),
+        (400, "idempotency_key_missing", req("POST", f"/claims/{world.claim_id}/reverse",
+                                             json_body={"restock": True})),
+        (404, "claim_not_found", req("POST", f"/claims/clm_{'0' * 26}/reverse",
+                                     json_body={}, headers={"Idempotency-Key": new_key()})),
+        (409, "claim_not_reversible", req("POST", f"/claims/{world.claim_id}/reverse",
+                                          json_body={}, headers={"Idempotency-Key": new_key()})),
         # Another tenant's objects are 404, never 403.
         (404, "claim_not_found", req("GET", f"/claims/{world.claim_id}", headers=stranger)),
         (404, "reward_not_found", req("GET", f"/rewards/{rid}", headers=stranger)),
@@ -599,7 +624,7 @@ def test_requests_refused_before_acceptance_conform(
         assert (response.status_code, response.get_json()["code"]) == (status, code), request
 
 
-def test_a_reused_idempotency_key_is_422_on_claims_and_credits(
+def test_a_reused_idempotency_key_is_422_on_claims_credits_and_reversals(
     conf: Conformance, world: World
 ) -> None:
     key = new_key()
@@ -610,7 +635,16 @@ def test_a_reused_idempotency_key_is_422_on_claims_and_credits(
     conf.call("POST", path, headers=headers, json_body={"amount": 1})
     reused_credit = conf.call("POST", path, headers=headers, json_body={"amount": 2})
 
-    codes = {reused_claim.get_json()["code"], reused_credit.get_json()["code"]}
+    reverse = f"{API}/claims/{world.decided_claim(conf)}/reverse"
+    headers = {**world.auth(), "Idempotency-Key": new_key()}
+    conf.call("POST", reverse, headers=headers, json_body={"restock": True})
+    reused_reversal = conf.call("POST", reverse, headers=headers, json_body={"restock": False})
+
+    codes = {
+        reused_claim.get_json()["code"],
+        reused_credit.get_json()["code"],
+        reused_reversal.get_json()["code"],
+    }
     assert codes == {"idempotency_key_reused"}
 
 

@@ -78,3 +78,9 @@ def test_a_refused_write_stores_nothing_and_leaves_its_key_unused(
 def test_an_empty_or_valueless_unknown_parameter_is_refused_too(admin: Caller) -> None:
     assert error_fields(admin.get("/rewards?flag")) == {"flag"}
     assert error_fields(admin.get("/rewards?=1")) == {"query"}  # a nameless one: the query
+
+
+def test_a_declared_parameter_with_a_bad_value_is_refused_naming_it(admin: Caller) -> None:
+    assert error_fields(admin.get(f"/participants/{new_id()}/rewards?include=all")) == {"include"}
+    assert error_fields(admin.get("/rewards?participant_id=a%01b")) == {"participant_id"}
+    assert admin.get(f"/participants/{new_id()}/rewards?include=reversed").status_code == 200

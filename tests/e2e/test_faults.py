@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import func, select
 
 from core.db import Database
-from core.models import Claim, IdempotentRequest, Inventory
+from core.models import Claim, Inventory
 from tests.support.client import Api
 from tests.support.stack import Stack
 from tests.support.tenants import make_tenant
@@ -26,9 +26,9 @@ MakeStack = Callable[..., tuple[Stack, Database]]
 def statuses(db: Database, claim_ids: list[str]) -> Counter[str]:
     with db.transaction() as session:
         rows = session.execute(
-            select(IdempotentRequest.status, func.count())
-            .where(IdempotentRequest.claim_id.in_(claim_ids))
-            .group_by(IdempotentRequest.status)
+            select(Claim.status, func.count())
+            .where(Claim.claim_id.in_(claim_ids))
+            .group_by(Claim.status)
         )
         return Counter(dict(rows.all()))
 
@@ -45,7 +45,8 @@ def wait_until_final(db: Database, claim_ids: list[str], timeout_s: float = 60) 
 
 def assert_each_code_once(db: Database, reward_id: str, successes: int) -> None:
     with db.transaction() as session:
-        claims = session.scalars(select(Claim).where(Claim.reward_id == reward_id)).all()
+        held = select(Claim).where(Claim.reward_id == reward_id, Claim.status == "succeeded")
+        claims = session.scalars(held).all()
         allocated = session.get(Inventory, reward_id).allocated_count  # type: ignore[union-attr]
     assert len(claims) == successes == allocated
     assert len({c.code_id for c in claims}) == len({c.claim_id for c in claims}) == successes

@@ -6,12 +6,14 @@ import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import select, text
 
-from core.claims.drain import SetAside, drain
+from core.claims.drain import Drain
+from core.claims.failures import SetAside
 from core.db import Database
-from core.models import Fact, IdempotentRequest, Inventory
+from core.models import Claim, Fact, Inventory
 from core.notify import PolledOutcomes
 from core.runtime import Runtime
 from tests.support.claims import (
@@ -28,12 +30,7 @@ from tests.support.tenants import TestTenant
 
 def outcomes_pk(db: Database, claim_id: str | None) -> int:
     with db.transaction() as session:
-        return (
-            session.scalar(
-                select(IdempotentRequest.id).where(IdempotentRequest.claim_id == claim_id)
-            )
-            or 0
-        )
+        return session.scalar(select(Claim.id).where(Claim.claim_id == claim_id)) or 0
 
 
 def error_codes(results: dict[str, tuple[str, dict]]) -> Counter[str]:
@@ -47,7 +44,7 @@ def test_claims_are_decided_in_order_and_take_codes_in_upload_order(
 ) -> None:
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=3)
-    ids = [accept(db, tenant, reward_id, f"user-{n}").claim_id for n in range(5)]
+    ids = [accept(db, tenant, reward_id, f"user-{n}").resource_id for n in range(5)]
     drain_all(db)
     results = outcomes(db, ids)
     codes = [results[i][1].get("code_value") for i in ids]
@@ -70,7 +67,7 @@ def test_racing_drains_never_hand_out_a_code_twice(runtime: Runtime, tenant: Tes
         thread.start()
     with ThreadPoolExecutor(16) as pool:
         claim_ids = list(
-            pool.map(lambda n: accept(db, tenant, reward_id, f"p{n}").claim_id, range(400))
+            pool.map(lambda n: accept(db, tenant, reward_id, f"p{n}").resource_id, range(400))
         )
     stop.set()
     for thread in drainers:
@@ -91,7 +88,7 @@ def test_one_participant_racing_with_many_keys_never_exceeds_the_limit(
     reward_id = new_reward(db, tenant, codes=50, max_claims_per_user=3)
 
     def claim_and_drain(n: int) -> str:
-        claim_id = accept(db, tenant, reward_id, "greedy").claim_id or ""
+        claim_id = accept(db, tenant, reward_id, "greedy").resource_id or ""
         drain_all(db)
         return claim_id
 
@@ -111,7 +108,7 @@ def test_racing_paid_claims_never_overdraw_and_the_ledger_sums_to_the_balance(
     credit(db, tenant, "spender", 1000)
 
     def claim_and_drain(n: int) -> str:
-        claim_id = accept(db, tenant, reward_id, "spender", deduct=True).claim_id or ""
+        claim_id = accept(db, tenant, reward_id, "spender", deduct=True).resource_id or ""
         drain_all(db)
         return claim_id
 
@@ -148,7 +145,8 @@ def test_a_failing_batch_commits_nothing_and_the_failing_claim_is_set_aside(
         """))  # fmt: skip
     try:
         ids = [
-            accept(db, tenant, reward_id, p, deduct=True).claim_id for p in ("alice", poison, "bob")
+            accept(db, tenant, reward_id, p, deduct=True).resource_id
+            for p in ("alice", poison, "bob")
         ]
         drain_all(db)
         results = outcomes(db, ids)
@@ -162,7 +160,7 @@ def test_a_failing_batch_commits_nothing_and_the_failing_claim_is_set_aside(
     finally:
         with db.transaction() as session:
             session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
-    drain(db, PolledOutcomes(db), batch_size=50, set_aside=SetAside(0))  # fault gone: decided
+    Drain(db, PolledOutcomes(db), batch_size=50, set_aside=SetAside(0)).run()  # fault gone: decided
     assert outcomes(db, [ids[1]])[ids[1]][0] == "succeeded"
     assert balance_and_ledger(db, tenant, poison) == (900, 900)
 
@@ -172,7 +170,7 @@ def test_every_success_appends_exactly_one_claimed_fact(
 ) -> None:
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=5)
-    ids = [accept(db, tenant, reward_id, f"fan-{n}").claim_id for n in range(7)]
+    ids = [accept(db, tenant, reward_id, f"fan-{n}").resource_id for n in range(7)]
     drain_all(db)
     with db.transaction() as session:
         facts = session.scalars(
@@ -205,10 +203,106 @@ def test_generated_codes_carry_the_prefix_and_are_distinct(
 ) -> None:
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=2, code_generation={"prefix": "GIFT-", "length": 10})
-    ids = [accept(db, tenant, reward_id, f"guest-{n}").claim_id for n in range(30)]
+    ids = [accept(db, tenant, reward_id, f"guest-{n}").resource_id for n in range(30)]
     drain_all(db)
     codes = [body["code_value"] for _, body in outcomes(db, ids).values()]
     assert len(set(codes)) == 30
     generated = [c for c in codes if c.startswith("GIFT-")]
     assert len(generated) == 28 and all(len(c) == 15 for c in generated)
     assert all(set(c[5:]) <= set("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for c in generated)
+
+
+def test_low_stock_and_exhaustion_fire_once_per_crossing_and_are_rearmed_by_uploads(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    db = runtime.db
+    reward_id = new_reward(db, tenant, codes=3, low_stock_threshold=2)
+
+    def take(count: int) -> None:
+        for _ in range(count):
+            accept(db, tenant, reward_id, f"taker-{uuid.uuid4().hex[:6]}")
+            drain_all(db)
+
+    def alerts() -> list[tuple[str, int]]:
+        with db.transaction() as session:
+            rows = session.scalars(
+                select(Fact)
+                .where(
+                    Fact.tenant_id == tenant.id,
+                    Fact.type.in_(["reward.inventory_low", "reward.inventory_exhausted"]),
+                )
+                .order_by(Fact.id)
+            )
+            return [
+                (f.type.removeprefix("reward.inventory_"), f.data["available_codes"]) for f in rows
+            ]
+
+    take(4)  # 3 -> 2 -> 1 (low) -> 0 (exhausted), then a refusal: nothing more
+    assert alerts() == [("low", 1), ("exhausted", 0)]
+    upload_more(db, tenant, reward_id, 3)  # back to 3 >= 2: both re-armed
+    take(3)
+    assert alerts() == [("low", 1), ("exhausted", 0), ("low", 1), ("exhausted", 0)]
+
+
+def upload_more(db: Database, tenant: TestTenant, reward_id: str, count: int) -> None:
+    from core.inputs import CodeUpload  # noqa: PLC0415
+    from core.inventory import upload_codes  # noqa: PLC0415
+
+    codes = [f"{reward_id}-more-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    with db.transaction() as session:
+        upload_codes(session, principal=tenant.principal(), reward_id=reward_id,
+                     upload=CodeUpload(codes=codes))  # fmt: skip
+
+
+def test_a_claim_failing_alone_on_every_attempt_ends_processing_failed(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    """After COFFER_CLAIM_MAX_ATTEMPTS isolated failures the claim ends `failed` with
+    processing_failed (500), nothing allocated or debited, and its key replays that."""
+    db = runtime.db
+    poison = f"doomed-{uuid.uuid4().hex[:8]}"
+    reward_id = new_reward(db, tenant, codes=3, points_cost=10)
+    credit(db, tenant, poison, 100)
+    trigger = f"refuse_{uuid.uuid4().hex[:8]}"
+    with db.transaction() as session:
+        session.execute(text(f"""
+            CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.data->>'participant_id' = '{poison}' THEN
+                RAISE EXCEPTION 'injected failure';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT ON facts
+              FOR EACH ROW EXECUTE FUNCTION {trigger}();
+        """))  # fmt: skip
+    recorded: list[list[Any]] = []
+
+    class Stats:
+        def record(self, outcomes: list[Any]) -> None:
+            recorded.append([o.label for o in outcomes])
+
+    try:
+        claim_id = accept(db, tenant, reward_id, poison, deduct=True, key=poison).resource_id
+        drain = Drain(db, PolledOutcomes(db), batch_size=10, max_attempts=3,
+                      set_aside=SetAside(0), stats=Stats())  # fmt: skip
+        report = drain.run()  # no quarantine: it retries the claim until it ends
+    finally:
+        with db.transaction() as session:
+            session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
+    assert report.set_aside == [outcomes_pk(db, claim_id)] * 2  # attempts 1 and 2
+    assert report.decided == 1  # attempt 3 ended it
+    status, body = outcomes(db, [claim_id or ""])[claim_id or ""]
+    assert status == "failed"
+    assert (body["code"], body["status"]) == ("processing_failed", 500)
+    assert recorded[-1] == ["processing_failed"]
+    assert balance_and_ledger(db, tenant, poison) == (100, 100)
+    with db.transaction() as session:
+        claim = session.scalar(select(Claim).where(Claim.claim_id == claim_id))
+        assert claim is not None
+        assert (claim.attempts, claim.code_id, claim.error_code) == (3, None, "processing_failed")
+        assert session.get(Inventory, reward_id).allocated_count == 0  # type: ignore[union-attr]
+    replay = accept(db, tenant, reward_id, poison, deduct=True, key=poison)
+    assert (replay.fresh, replay.response_status) == (False, 500)
+    Drain(db, PolledOutcomes(db), batch_size=10).run()  # nothing pending is left for it
+    assert outcomes(db, [claim_id or ""])[claim_id or ""][0] == "failed"

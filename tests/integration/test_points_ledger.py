@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.idempotency import fingerprint
 from core.inputs import PointsCredit
-from core.models import IdempotentRequest, LedgerEntry, Participant
+from core.models import IdempotencyRecord, LedgerEntry, Participant
 from core.points import credit_points, points_summary
 from core.runtime import Runtime
 from tests.support.tenants import TestTenant
@@ -171,9 +171,9 @@ def test_a_credit_whose_transaction_rolls_back_leaves_no_trace_and_no_used_key(
     with runtime.db.transaction() as session:
         used = session.scalar(
             select(func.count())
-            .select_from(IdempotentRequest)
+            .select_from(IdempotencyRecord)
             .where(
-                IdempotentRequest.tenant_id == tenant.id, IdempotentRequest.idempotency_key == key
+                IdempotencyRecord.tenant_id == tenant.id, IdempotencyRecord.idempotency_key == key
             )
         )
     assert used == 0

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.catalog import create_reward
-from core.claims.accept import accept_claim
-from core.claims.drain import drain
+from core.claims.accept import KnownRewards, accept_claim
+from core.claims.drain import Drain
 from core.db import Database
 from core.idempotency import Recorded
 from core.inputs import ClaimBody, CodeUpload, PointsCredit, RewardDefinition
 from core.inventory import upload_codes
-from core.models import Claim, IdempotentRequest, LedgerEntry, Participant
+from core.models import Claim, IdempotencyRecord, LedgerEntry, Participant
 from core.notify import PolledOutcomes
 from core.points import credit_points
 from tests.support.tenants import TestTenant
@@ -47,23 +47,21 @@ def accept(
             session, principal=tenant.principal(), reward_id=reward_id,
             body=ClaimBody(participant_id=participant, points_deduction=deduct),
             key=key or uuid.uuid4().hex, path=f"/api/v1/gamify/rewards/{reward_id}/claim",
-            trace_id="test",
+            request_id="test", known_rewards=KnownRewards(),
         )  # fmt: skip
 
 
 def drain_all(db: Database) -> None:
-    drain(db, PolledOutcomes(db), batch_size=50)
+    Drain(db, PolledOutcomes(db), batch_size=50).run()
 
 
 def outcomes(db: Database, claim_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
     """claim_id -> (status, stored response body)."""
     with db.transaction() as session:
         rows = session.execute(
-            select(
-                IdempotentRequest.claim_id,
-                IdempotentRequest.status,
-                IdempotentRequest.response_body,
-            ).where(IdempotentRequest.claim_id.in_(claim_ids))
+            select(Claim.claim_id, Claim.status, IdempotencyRecord.response_body)
+            .join(IdempotencyRecord, IdempotencyRecord.id == Claim.idempotency_record_id)
+            .where(Claim.claim_id.in_(claim_ids))
         )
         return {row.claim_id: (row.status, row.response_body) for row in rows}
 
@@ -86,4 +84,5 @@ def balance_and_ledger(db: Database, tenant: TestTenant, participant: str) -> tu
 
 def claim_rows(db: Database, reward_id: str) -> list[Claim]:
     with db.transaction() as session:
-        return list(session.scalars(select(Claim).where(Claim.reward_id == reward_id)))
+        held = select(Claim).where(Claim.reward_id == reward_id, Claim.status == "succeeded")
+        return list(session.scalars(held))

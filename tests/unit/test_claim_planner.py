@@ -26,9 +26,9 @@ def claim(
     n: int = 1, participant: str = "user_42", *, deduct: bool = True, **overrides: object
 ) -> PendingClaim:
     fields = {
-        "request_pk": n, "claim_id": f"clm_{n}", "tenant_id": "ten_1", "mode": "live",
-        "reward_id": "rwd_1", "participant_external_id": participant, "points_deduction": deduct,
-        "idempotency_key": f"k{n}", "trace_id": None, "created_at": NOW,
+        "claim_pk": n, "claim_id": f"clm_{n}", "idempotency_record_id": n, "tenant_id": "ten_1",
+        "mode": "live", "reward_id": "rwd_1", "participant_external_id": participant,
+        "points_deduction": deduct, "request_id": None, "accepted_at": NOW,
     }  # fmt: skip
     return PendingClaim(**{**fields, **overrides})  # type: ignore[arg-type]
 
@@ -38,7 +38,7 @@ def planner(
 ) -> ClaimPlanner:
     return ClaimPlanner(
         rewards={r.id: r for r in rewards},
-        inventories={r.id: InventoryState(r.id, codes, 0, False) for r in rewards},
+        inventories={r.id: InventoryState(r.id, codes, 0, 0, False, False) for r in rewards},
         participants={
             ("ten_1", "live", "user_42"): ParticipantState(1, "user_42", balance),
             ("ten_1", "live", "user_7"): ParticipantState(2, "user_7", balance),
@@ -57,7 +57,7 @@ def test_a_grant_takes_the_next_position_and_debits_the_cost() -> None:
     plan = planner(rewards=[reward(code_expiry_days=30)])
     first, second = plan.decide(claim(1)), plan.decide(claim(2, "user_7"))
     assert isinstance(first, Grant) and isinstance(second, Grant)
-    assert (first.seq, second.seq) == (1, 2)
+    assert [(g.source, g.position) for g in (first, second)] == [("pool", 1), ("pool", 2)]
     assert (first.points_deducted, first.new_balance) == (500, 500)
     assert first.expires_at == NOW + dt.timedelta(days=30)
 
@@ -115,14 +115,14 @@ def test_a_refused_claim_changes_nothing_for_the_next_one() -> None:
         == "reward_not_found"
     )
     granted = plan.decide(claim(2))
-    assert isinstance(granted, Grant) and granted.seq == 1
+    assert isinstance(granted, Grant) and (granted.source, granted.position) == ("pool", 1)
 
 
 def test_pre_loaded_codes_go_first_then_generated_ones() -> None:
     plan = planner(rewards=[reward(code_prefix="GEN-", code_length=8, points_cost=None)], codes=1)
     first, second = plan.decide(claim(1)), plan.decide(claim(2, "user_7"))
-    assert isinstance(first, Grant) and first.seq == 1
-    assert isinstance(second, Grant) and second.seq is None
+    assert isinstance(first, Grant) and (first.source, first.position) == ("pool", 1)
+    assert isinstance(second, Grant) and second.source == "generated"
 
 
 def test_another_tenants_reward_is_not_found() -> None:
@@ -134,3 +134,29 @@ def test_another_tenants_reward_is_not_found() -> None:
 def test_another_modes_reward_is_not_found(mode: str) -> None:
     plan = planner(rewards=[reward(mode=mode)])
     assert refusal_code(plan.decide(claim())) == "reward_not_found"
+
+
+def test_returned_codes_are_granted_before_uploaded_ones_and_count_as_stock() -> None:
+    plan = planner(rewards=[reward(points_cost=None)], codes=1)
+    plan.inventories["rwd_1"].returned_count = 2
+    plan.participants.update(
+        {("ten_1", "live", f"user-{n}"): ParticipantState(10 + n, f"user-{n}", 0) for n in range(5)}
+    )
+    grants = [plan.decide(claim(n, f"user-{n}")) for n in range(1, 5)]
+    assert [(g.source, g.position) for g in grants[:3] if isinstance(g, Grant)] == [
+        ("returned", 0),
+        ("returned", 1),
+        ("pool", 1),
+    ]
+    assert [g.available_after for g in grants[:3] if isinstance(g, Grant)] == [2, 1, 0]
+    assert refusal_code(grants[3]) == "inventory_exhausted"
+
+
+def test_refusal_reports_without_granting() -> None:
+    plan = planner(rewards=[reward()], codes=1, balance=100)
+    refused = plan.refusal(claim(1))
+    assert refused is not None and refused.error.code == "insufficient_points"
+    assert plan.inventories["rwd_1"].available == 1
+    rich = planner(rewards=[reward()], codes=1)
+    assert rich.refusal(claim(1)) is None
+    assert rich.inventories["rwd_1"].available == 1
