@@ -84,6 +84,8 @@ class PolledOutcomes:
         return None
 
     def wait(self, *, claim_id: str, request_pk: int, timeout_s: float) -> Decided | None:
+        if timeout_s <= 0:  # as RedisOutcomes: no wait means no read (202 at once is at once)
+            return None
         deadline = time.monotonic() + timeout_s
         interval = _POLL_FIRST_S
         while True:

@@ -6,8 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from api.auth import load_principal, principal
 from api.bodies import json_body
-from api.errors import PROBLEM_JSON
-from api.prefer import wait_seconds
+from api.errors import problem_response
+from api.prefer import claim_preference
 from api.services import services
 from core.claims.accept import accept_claim
 from core.claims.answer import answer_claim
@@ -25,7 +25,7 @@ def claim(reward_id: str) -> Response:
     key = parse_key(request.headers.get("Idempotency-Key"))
     body = json_body(ClaimBody)
     svc = services()
-    wait_s, applied = wait_seconds(
+    prefer = claim_preference(
         request.headers.get("Prefer"), default_ms=svc.runtime.settings.claim_wait_ms
     )
     with svc.runtime.db.autocommit() as session:  # accepting is one INSERT (and a read)
@@ -41,17 +41,21 @@ def claim(reward_id: str) -> Response:
     if recorded.fresh:
         svc.queue.wake()
     answer = answer_claim(
-        recorded, fresh_waiter=svc.runtime.waiter, replay_waiter=svc.runtime.poller, wait_s=wait_s
+        recorded,
+        fresh_waiter=svc.runtime.waiter,
+        replay_waiter=svc.runtime.poller,
+        wait_s=prefer.wait_s,
     )
-    response = jsonify(answer.body)
-    response.status_code = answer.status
     if answer.status >= 400:
-        response.mimetype = PROBLEM_JSON
+        response = problem_response(answer.body)
+    else:
+        response = jsonify(answer.body)
+        response.status_code = answer.status
     if answer.pending:
         response.headers["Location"] = f"/api/v1/gamify/claims/{answer.claim_id}"
     if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    if applied:
+    if applied := prefer.applied(pending=answer.pending):
         response.headers["Preference-Applied"] = applied
     return response
 
