@@ -30,7 +30,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     configure_logging(settings.log_level)
     if check_schema:
         require_migrated(runtime.db.engine)
-    app = Flask("coffer")
+    app = Flask("coffer", static_folder=None)  # no files to serve; its route would merge "//"
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     configure_celery(celery_app, settings)
