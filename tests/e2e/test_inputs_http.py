@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -400,6 +401,10 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             db.dispose()
 
 
+def embedded_key(api: Api) -> str:
+    return str(api.session.headers["Authorization"]).removeprefix("Bearer ")
+
+
 def wait_until_serving(api: Api, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -415,11 +420,20 @@ def wait_until_serving(api: Api, server: subprocess.Popen[bytes], log: Path) -> 
 
 
 def test_coffer_serve_answers_respond_async_with_202_every_time(embedded: Api) -> None:
+    """Sequential and concurrent: while the in-process worker decides a batch, a request
+    that read the outcome right after recording its claim could find it decided (201)."""
     reward = embedded.create_reward(code_generation={"prefix": "E-", "length": 6})
 
-    answers = [embedded.claim(reward["id"], new_id(), prefer="respond-async") for _ in range(20)]
+    def claim(_: int) -> requests.Response:
+        return Api(embedded.base_url, embedded_key(embedded)).claim(
+            reward["id"], new_id(), prefer="respond-async"
+        )
 
-    assert [answer.status_code for answer in answers] == [202] * 20
+    answers = [claim(n) for n in range(20)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers += list(pool.map(claim, range(40)))
+
+    assert [answer.status_code for answer in answers] == [202] * 60
     assert {answer.headers["Preference-Applied"] for answer in answers} == {"respond-async"}
     for answer in answers:  # and the in-process worker did decide each one
         deadline = time.monotonic() + 30
