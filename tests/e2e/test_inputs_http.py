@@ -480,3 +480,33 @@ def test_coffer_serve_answers_204_without_content_type(embedded: Api) -> None:
     response = embedded.session.delete(embedded.url(f"/rewards/{reward['id']}"), timeout=30)
     assert response.status_code == 204 and response.content == b""
     assert "Content-Type" not in response.headers
+
+
+def test_two_prefer_headers_read_as_one_list_through_gunicorn(small: tuple[Stack, Api]) -> None:
+    stack, api = small
+    reward = api.create_reward()
+    host, port = stack.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    body = json.dumps({"participant_id": new_id()}).encode()
+    try:
+        connection.putrequest("POST", f"{GAMIFY}/rewards/{reward['id']}/claim")
+        for name, value in [
+            ("Authorization", str(api.session.headers["Authorization"])),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Idempotency-Key", uuid.uuid4().hex),
+            ("Prefer", "wait=1"),
+            ("Prefer", "respond-async"),
+        ]:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        started = time.monotonic()
+        response = connection.getresponse()
+        elapsed = time.monotonic() - started
+        response.read()
+    finally:
+        connection.close()
+
+    assert response.status == 202
+    assert response.getheader("Preference-Applied") == "respond-async, wait=1"
+    assert 0.9 <= elapsed < 4
