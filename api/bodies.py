@@ -57,7 +57,7 @@ def _refuse_repeated_members(data: bytes) -> None:
     try:
         json.loads(data, object_pairs_hook=_unique_members)
     except _RepeatedMember:
-        field = _repeated_member_path(json.loads(data, object_pairs_hook=list))
+        field = _repeated_member_path(json.loads(data, object_pairs_hook=list)) or "body"
         raise ValidationFailed(
             [{"field": field, "message": "is given more than once in one JSON object"}]
         ) from None
