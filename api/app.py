@@ -7,11 +7,11 @@ import uuid
 
 from flask import Flask, Response, request
 
+from api import wire
 from api.errors import register_error_handlers
 from api.ratelimit import RateLimiter
 from api.routes import claims, metrics, ops, participants, rewards
 from api.services import Services
-from core.errors import NotFound
 from core.logs import configure_logging, request_id
 from core.migrate import require_migrated
 from core.runtime import Runtime, get_runtime
@@ -27,7 +27,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     configure_logging(settings.log_level)
     if check_schema:
         require_migrated(runtime.db.engine)
-    app = Flask("coffer")
+    app = Flask("coffer", static_folder=None)  # no files to serve; its route would merge "//"
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["coffer"] = Services(
@@ -35,20 +35,14 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
         limiter=RateLimiter(settings.rate_limit, settings.redis_url),
     )
     app.before_request(_assign_request_id)
-    app.before_request(_refuse_nul_in_path)
     app.after_request(_echo_request_id)
+    wire.install(app)  # paths taken as sent, bodies held to the limit (docs/inputs.md)
     register_error_handlers(app)
     for blueprint in (rewards.bp, claims.bp, participants.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
     app.register_blueprint(metrics.blueprint(runtime))
     return app
-
-
-def _refuse_nul_in_path() -> None:
-    # No id contains NUL, and PostgreSQL refuses it in any query: answer before one is made.
-    if "\x00" in request.path:
-        raise NotFound("No such resource")
 
 
 def _assign_request_id() -> None:

@@ -307,15 +307,17 @@ PARAMETERS: dict[str, Schema] = {
         "name": "participant_id",
         "in": "path",
         "required": True,
-        "description": "The tenant's own id: 1-255 characters without control characters "
-        "(400 otherwise; Coffer never accepts such an id, so none needs addressing). It may "
-        "contain `/` (percent-encoded or not). A line feed inside the path matches no route "
-        "(404 not_found).",
+        "description": "The tenant's own id: 1-255 characters, no leading or trailing "
+        "whitespace, no control or formatting characters (Unicode Cc, Cf) and no `.` or `..` "
+        "path segments (400 validation_error otherwise, at every endpoint; Coffer never "
+        "accepts such an id, so none needs addressing). It may contain `/`, also at its "
+        "start or end or doubled, percent-encoded or not: paths are taken as sent, never "
+        "redirected (docs/inputs.md).",
         "schema": {
             "type": "string",
             "minLength": 1,
             "maxLength": 255,
-            "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+            "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
         },
     },
     "IdempotencyKey": {
@@ -487,20 +489,20 @@ OPERATIONS: tuple[Operation, ...] = (
         {201: reply("Credited (or the replay of the original credit).", "PointsCredited",
                     headers=("Idempotent-Replayed",))},
         parameters=("ParticipantId", "IdempotencyKey"), body={JSON: ref("PointsCredit")},
-        errors=("idempotency_key_missing", "idempotency_key_reused", "not_found"),
+        errors=("idempotency_key_missing", "idempotency_key_reused"),
         description="Creates the participant on first use.",
     ),
     Operation(
         "get", f"{API}/participants/{{participant_id}}/points", "getPoints",
         "Read a participant's points", "Participants", "server",
         {200: reply("Balance and ledger.", "PointsSummary")},
-        parameters=("ParticipantId",), errors=("validation_error", "not_found"),
+        parameters=("ParticipantId",), errors=("validation_error",),
     ),
     Operation(
         "get", f"{API}/participants/{{participant_id}}/rewards", "getParticipantRewards",
         "List a participant's claimed rewards", "Participants", "server",
         {200: reply("The participant's claims.", "ParticipantRewards")},
-        parameters=("ParticipantId",), errors=("validation_error", "not_found"),
+        parameters=("ParticipantId",), errors=("validation_error",),
     ),
     Operation(
         "get", "/healthz", "healthz", "Process is up", "Operations", "public",

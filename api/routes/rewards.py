@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from api.auth import admin_only, load_principal, principal
-from api.bodies import json_body, participant_id_from, query_choice, query_int
+from api.bodies import csv_codes, json_body, participant_id_from, query_choice, query_int
 from api.services import services
 from core import catalog, inventory
 from core.claims.eligibility import add_eligibility
@@ -83,10 +83,7 @@ def deactivate_reward(reward_id: str) -> tuple[str, int]:
 @bp.post("/rewards/<reward_id>/codes")
 @admin_only
 def upload_codes(reward_id: str) -> Response:
-    if request.mimetype == "text/csv":
-        upload = inventory.parse_csv(request.get_data(as_text=True))
-    else:
-        upload = json_body(CodeUpload)
+    upload = csv_codes() if request.mimetype == "text/csv" else json_body(CodeUpload)
     with _db() as session:
         result = inventory.upload_codes(
             session, principal=principal(), reward_id=reward_id, upload=upload
