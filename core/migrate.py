@@ -40,7 +40,7 @@ def head_revision(url: str) -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with engine.connect() as connection, _quiet_alembic():
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -72,8 +72,7 @@ def check_database(url: str, *, connect_timeout_s: int = 5) -> None:
     connect_args = {} if url.startswith("sqlite") else {"connect_timeout": connect_timeout_s}
     engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:
-        with _quiet_alembic():
-            require_migrated(engine)
+        require_migrated(engine)
     except DBAPIError as error:
         raise DatabaseUnreachable(unreachable_message(url, error)) from None
     finally:
