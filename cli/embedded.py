@@ -44,5 +44,9 @@ def listen_http(app: object, *, host: str, port: int, threads: int) -> Any:
     from waitress import create_server  # noqa: PLC0415
 
     server = create_server(app, host=host, port=port, threads=threads, ident="coffer")
+    # waitress warns "Task queue depth is N" for every request that waits for a free
+    # thread: under load (claims hold a thread while they wait for their outcome) that
+    # is one warning per request, flooding the log with the expected. Errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     log.info("coffer listening", extra={"url": f"http://{host}:{port}"})
     return server

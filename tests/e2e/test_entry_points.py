@@ -8,6 +8,7 @@ stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -15,12 +16,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
 from core.migrate import upgrade
+from tests.support.client import Api
 from tests.support.contract import contract_settings
 from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import BIN, free_port
@@ -300,3 +303,33 @@ def test_coffer_worker_and_beat_help_say_celery_options_pass_through(command: st
     assert "passes through to Celery" in text
     assert f"celery -A workers {command} --help" in text
     assert f"coffer {command} --" in text  # an example with a Celery option
+
+
+def test_coffer_serve_under_load_keeps_its_log_free_of_queue_warnings(tmp_path: Path) -> None:
+    env = clean_env(COFFER_RATE_LIMIT="100000/second")
+    demo = run([str(BIN / "coffer"), "demo", "--json"], env, tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    key = json.loads(demo.stdout)["keys"]["live"]["admin"]
+    port = free_port()
+    # Two HTTP threads and sixteen clients: most requests wait in waitress's queue.
+    running = Running(
+        [str(BIN / "coffer"), "serve", "--port", str(port), "--threads", "2"], env, tmp_path
+    )
+    try:
+        running.wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok)
+        api = Api(f"http://127.0.0.1:{port}", key)
+        reward = api.create_reward(
+            code_generation={"prefix": "L-", "length": 8}, max_claims_per_user=1000
+        )
+
+        def claim(i: int) -> int:
+            return api.claim(reward["id"], f"load-{i % 10}").status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(claim, range(200)))
+        assert statuses.count(201) == 200
+    finally:
+        running.stop()
+    warnings = [line for line in running.output if '"level": "warning"' in line]
+    assert not [line for line in warnings if "queue depth" in line]
+    assert len(warnings) <= 2, "".join(warnings)
