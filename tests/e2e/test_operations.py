@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import requests
@@ -41,11 +42,20 @@ def test_metrics_count_claims_by_outcome_and_low_stock_without_ids(stack: Stack,
     empty = api.create_reward()
     assert api.claim(empty["id"], participants[2]).json()["code"] == "inventory_exhausted"
 
-    after = scrape(stack)
     succeeded = 'coffer_claims_total{outcome="succeeded"}'
     exhausted = 'coffer_claims_total{outcome="inventory_exhausted"}'
-    assert sample(after, succeeded) - sample(before, succeeded) >= 2
-    assert sample(after, exhausted) - sample(before, exhausted) >= 1
+
+    def counted(text: str) -> bool:
+        return (
+            sample(text, succeeded) - sample(before, succeeded) >= 2
+            and sample(text, exhausted) - sample(before, exhausted) >= 1
+        )
+
+    # The worker counts a batch just after publishing its outcomes: allow it a moment.
+    deadline = time.monotonic() + 10
+    while not counted(after := scrape(stack)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert counted(after), after
     assert sample(after, "coffer_claim_latency_seconds_count") >= 3
     # Claims that failed for an internal fault: a series from the start, zero here.
     assert re.search(r'^coffer_claims_total\{outcome="processing_failed"\} 0\.0$', after, re.M)
