@@ -13,7 +13,7 @@ from api.ratelimit import RateLimiter
 from api.routes import claims, metrics, ops, participants, rewards
 from api.services import Services
 from core.logs import configure_logging, request_id
-from core.migrate import require_migrated
+from core.migrate import require_database_or_exit, require_migrated
 from core.runtime import Runtime, get_runtime
 
 API_PREFIX = "/api/v1/gamify"
@@ -22,6 +22,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> Flask:
     """Build the API on this process's runtime (or the one given, in tests)."""
+    if runtime is None and check_schema:  # an entry point (gunicorn): one line, exit 3
+        require_database_or_exit(get_runtime().settings.database_url)
     runtime = runtime or get_runtime()
     settings = runtime.settings
     configure_logging(settings.log_level)
