@@ -17,12 +17,12 @@ COPY core ./core
 COPY workers ./workers
 RUN pip install . && rm -rf /src
 
-# An unprivileged user; /app is its home and working directory, where gunicorn
-# reads gunicorn.conf.py.
+# An unprivileged user; /app is its home and working directory.
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /app coffer
 WORKDIR /app
-COPY gunicorn.conf.py ./
 USER coffer
 
+# The gunicorn settings ship in the package (api/gunicorn_conf.py); a container listens
+# on every interface (outside one the default bind is 127.0.0.1:8000).
 EXPOSE 8000
-CMD ["gunicorn", "api:create_app()"]
+CMD ["gunicorn", "-c", "python:api.gunicorn_conf", "--bind", "0.0.0.0:8000", "api:create_app()"]

@@ -1,41 +1,6 @@
-"""Gunicorn settings for `gunicorn 'api:create_app()'`, read from the working directory.
+"""Gunicorn reads this file from its working directory: the settings shipped in the
+package (api/gunicorn_conf.py). From anywhere else, name them:
+`gunicorn -c python:api.gunicorn_conf 'api:create_app()'`."""
 
-Coffer's own settings stay COFFER_* variables (core/settings.py); these are the
-server's. Each can be overridden from the environment as below or on the command line.
-"""
-
-from __future__ import annotations
-
-import os
-
-wsgi_app = "api:create_app()"  # so a bare `gunicorn` serves Coffer too
-
-# GUNICORN_BIND (e.g. "0.0.0.0:9000" or "unix:/run/coffer.sock") wins; else every
-# interface on PORT, as a container needs.
-bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
-
-# Threads carry the concurrency: a claim request mostly waits (on PostgreSQL, then up
-# to COFFER_CLAIM_WAIT_MS for its outcome), which a thread does cheaply. One process
-# per core of a 2-core box; each process builds its own runtime and connection pools.
-worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
-preload_app = False
-
-# COFFER_CLAIM_WAIT_MS is at most 60 s (core/settings.py): no request is meant to
-# outlive that, and a graceful restart lets waiting claims get their answer.
-timeout = 90
-graceful_timeout = 90
-keepalive = 5
-
-# No access log: Coffer's own logs are JSON lines carrying the request id (X-Request-ID);
-# gunicorn's own lines go to stderr.
-accesslog = None
-errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-
-# Heartbeat files in memory, not on a container's overlay filesystem (gunicorn's advice).
-_SHARED_MEMORY = "/dev/shm"  # noqa: S108 - only gunicorn's workers write there
-worker_tmp_dir = _SHARED_MEMORY if os.path.isdir(_SHARED_MEMORY) else None
-# No control socket (recent gunicorn opens one under $HOME): nothing here uses it.
-control_socket_disable = True
+from api.gunicorn_conf import *  # noqa: F403
+from api.gunicorn_conf import on_starting  # noqa: F401 - a hook gunicorn looks up by name

@@ -7,14 +7,14 @@ import uuid
 
 from flask import Flask, Response, request
 
+from api import wire
 from api.errors import register_error_handlers
 from api.query import check_query
 from api.ratelimit import RateLimiter
 from api.routes import claims, docs, metrics, ops, participants, rewards
 from api.services import Services
-from core.errors import NotFound
 from core.logs import configure_logging, request_id
-from core.migrate import require_migrated
+from core.migrate import require_database_or_exit, require_migrated
 from core.runtime import Runtime, get_runtime
 
 API_PREFIX = "/api/v1/gamify"
@@ -23,6 +23,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> Flask:
     """Build the API on this process's runtime (or the one given, in tests)."""
+    if runtime is None and check_schema:  # an entry point (gunicorn): one line, exit 3
+        require_database_or_exit(get_runtime().settings.database_url)
     runtime = runtime or get_runtime()
     settings = runtime.settings
     configure_logging(settings.log_level)
@@ -36,8 +38,8 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
         limiter=RateLimiter(settings.rate_limit, settings.redis_url),
     )
     app.before_request(_assign_request_id)
-    app.before_request(_refuse_nul_in_path)
     app.after_request(_echo_request_id)
+    wire.install(app)  # paths taken as sent, bodies held to the limit (docs/inputs.md)
     register_error_handlers(app)
     for blueprint in (rewards.bp, claims.bp, participants.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
@@ -46,12 +48,6 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app.register_blueprint(metrics.blueprint(runtime))
     app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     return app
-
-
-def _refuse_nul_in_path() -> None:
-    # No id contains NUL, and PostgreSQL refuses it in any query: answer before one is made.
-    if "\x00" in request.path:
-        raise NotFound("No such resource")
 
 
 def _assign_request_id() -> None:

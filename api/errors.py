@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, current_app
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -15,8 +15,21 @@ log = logging.getLogger("coffer.api")
 PROBLEM_JSON = "application/problem+json"
 
 
+# RFC 9457's members first, in this order, then the extensions (`errors`) as given.
+_PROBLEM_ORDER = ("type", "code", "title", "status", "detail")
+
+
 def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(problem), status=problem["status"], mimetype=PROBLEM_JSON)
+    """The one serializer of every problem+json: error handlers, claim failures and replays.
+
+    Written like every other JSON response (the app's provider, as jsonify) with the
+    members in one order, whichever way the document was built or stored.
+    """
+    ordered = {name: problem[name] for name in _PROBLEM_ORDER if name in problem}
+    ordered.update((name, value) for name, value in problem.items() if name not in ordered)
+    response = current_app.json.response(ordered)
+    response.status_code = problem["status"]
+    response.mimetype = PROBLEM_JSON
     response.headers.update(headers or {})
     return response
 

@@ -118,15 +118,17 @@ PARAMETERS: dict[str, Schema] = {
         "name": "participant_id",
         "in": "path",
         "required": True,
-        "description": "The tenant's own id: 1-255 characters without control characters "
-        "(400 otherwise; Coffer never accepts such an id, so none needs addressing). It may "
-        "contain `/` (percent-encoded or not). A line feed inside the path matches no route "
-        "(404 not_found).",
+        "description": "The tenant's own id: 1-255 characters, no leading or trailing "
+        "whitespace, no control or formatting characters (Unicode Cc, Cf) and no `.` or `..` "
+        "path segments (400 validation_error otherwise, at every endpoint; Coffer never "
+        "accepts such an id, so none needs addressing). It may contain `/`, also at its "
+        "start or end or doubled, percent-encoded or not: paths are taken as sent, never "
+        "redirected (docs/inputs.md).",
         "schema": {
             "type": "string",
             "minLength": 1,
             "maxLength": 255,
-            "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+            "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
         },
     },
     "IdempotencyKey": {
@@ -292,7 +294,7 @@ OPERATIONS: dict[str, Operation] = {
         {201: Reply("Credited (or the replay of the original credit).", PointsCredited,
                     headers=("Idempotent-Replayed",))},
         headers=("IdempotencyKey",), body={JSON: PointsCredit},
-        errors=("idempotency_key_missing", "idempotency_key_reused", "not_found"),
+        errors=("idempotency_key_missing", "idempotency_key_reused"),
         description="Adds `amount` points and appends a `credit` ledger entry, creating the "
         "participant on first use; once per Idempotency-Key (a replay returns the original "
         "answer with `Idempotent-Replayed: true`).",
@@ -300,14 +302,12 @@ OPERATIONS: dict[str, Operation] = {
     "participants.balance": Operation(
         "getPoints", "Read a participant's points", "§5", "Participants", "server",
         {200: Reply("Balance and ledger.", PointsSummary)},
-        errors=("not_found",),
         description="The balance and the newest 1,000 ledger entries, newest first; an "
         "unknown participant has balance 0 and no entries (200, not 404).",
     ),
     "participants.rewards": Operation(
         "getParticipantRewards", "List a participant's claimed rewards", "§6", "Participants",
         "server", {200: Reply("The participant's claims.", ParticipantRewards)},
-        errors=("not_found",),
         description="Every claim the participant holds, newest first (the newest 1,000; "
         "`total_claimed` counts all); none for an unknown participant.",
     ),

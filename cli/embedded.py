@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from celery import Celery
 from celery.beat import EmbeddedService
@@ -38,8 +39,14 @@ def start_beat(celery: Celery) -> None:
     beat.start()
 
 
-def serve_http(app: object, *, host: str, port: int, threads: int) -> None:
-    from waitress import serve  # noqa: PLC0415
+def listen_http(app: object, *, host: str, port: int, threads: int) -> Any:
+    """A waitress server bound to host:port (OSError if it cannot be); `.run()` serves."""
+    from waitress import create_server  # noqa: PLC0415
 
+    server = create_server(app, host=host, port=port, threads=threads, ident="coffer")
+    # waitress warns "Task queue depth is N" for every request that waits for a free
+    # thread: under load (claims hold a thread while they wait for their outcome) that
+    # is one warning per request, flooding the log with the expected. Errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     log.info("coffer listening", extra={"url": f"http://{host}:{port}"})
-    serve(app, host=host, port=port, threads=threads, ident="coffer")
+    return server

@@ -7,33 +7,56 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from core.settings import get_settings
+from core.settings import get_settings, load_settings_or_exit
+
+
+class Failure(click.ClickException):
+    """A command that cannot do its job: one line `coffer: ...` on stderr, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"coffer: {self.format_message()}", err=True)
+
+
+class _Commands(click.Group):
+    """Turns a database that stops answering mid-command into one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from core.migrate import unreachable_message  # noqa: PLC0415
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as error:  # the driver's "cannot talk to it"
+            raise Failure(unreachable_message(get_settings().database_url, error)) from None
 
 
 def _runtime() -> Any:
-    from core.runtime import get_runtime  # noqa: PLC0415 - settings errors surface as CLI errors
+    from core.runtime import get_runtime  # noqa: PLC0415
 
     return get_runtime()
 
 
 def _prepare_database() -> Any:
-    """The embedded SQLite default migrates itself; anything else must be migrated already."""
-    from core.migrate import NotMigrated, require_migrated, upgrade  # noqa: PLC0415
+    """The embedded SQLite default migrates itself; anything else must be migrated already
+    and reachable, else one line (CONTRACT §1)."""
+    from core.migrate import DatabaseUnreachable, NotMigrated, check_database, upgrade  # noqa: PLC0415
 
     runtime = _runtime()
     if runtime.settings.uses_sqlite:
         upgrade(runtime.settings.database_url)
     try:
-        require_migrated(runtime.db.engine)
-    except NotMigrated as error:
-        raise click.ClickException(str(error)) from error
+        check_database(runtime.settings.database_url)
+    except (DatabaseUnreachable, NotMigrated) as error:
+        raise Failure(str(error)) from None
     return runtime
 
 
-@click.group()
+@click.group(cls=_Commands)
 def main() -> None:
     """Coffer: a headless rewards engine."""
+    # Every command reads the settings first: an unusable one stops it with one line.
+    load_settings_or_exit()
 
 
 @main.command()
@@ -43,22 +66,31 @@ def main() -> None:
 def serve(host: str, port: int, threads: int) -> None:
     """Run the API, a worker and the periodic jobs in one process."""
     from api import create_app  # noqa: PLC0415
-    from cli.embedded import serve_http, start_beat, start_worker  # noqa: PLC0415
+    from cli.embedded import listen_http, start_beat, start_worker  # noqa: PLC0415
     from workers import app as celery  # noqa: PLC0415
 
     runtime = _prepare_database()
+    try:
+        server = listen_http(create_app(runtime), host=host, port=port, threads=threads)
+    except OSError as error:  # port in use, address not on this host, no permission
+        raise Failure(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     if runtime.settings.is_embedded:
         start_worker(celery)
         start_beat(celery)
     else:
         click.echo("COFFER_BROKER_URL is set: run `coffer worker` and `coffer beat` too.", err=True)
-    serve_http(create_app(runtime), host=host, port=port, threads=threads)
+    server.run()
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """Run a Celery worker (the same as `celery -A workers worker`)."""
+    """Run a Celery worker (the same as `celery -A workers worker`).
+
+    Every option after `worker` passes through to Celery, e.g.
+    `coffer worker --concurrency 4 --loglevel INFO`; `celery -A workers worker --help`
+    lists them.
+    """
     from workers import app as celery  # noqa: PLC0415
 
     celery.worker_main(["worker", *ctx.args])
@@ -67,7 +99,12 @@ def worker(ctx: click.Context) -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def beat(ctx: click.Context) -> None:
-    """Run the periodic jobs (the same as `celery -A workers beat`)."""
+    """Run the periodic jobs (the same as `celery -A workers beat`).
+
+    Every option after `beat` passes through to Celery, e.g.
+    `coffer beat --loglevel INFO`; `celery -A workers beat --help` lists them.
+    Run exactly one beat.
+    """
     from workers import app as celery  # noqa: PLC0415
 
     celery.start(["beat", *ctx.args])

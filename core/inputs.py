@@ -6,6 +6,7 @@ not an integer and 1 is not a boolean.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -46,9 +47,35 @@ def _four_digit_utc_year(value: datetime) -> datetime:
 NoNul = AfterValidator(_no_nul)
 Timestamp = Annotated[AwareDatetime, AfterValidator(_four_digit_utc_year)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
-# No control characters: a participant id must also be addressable in a URL path.
+# Cc: control characters (C0, DEL and C1 such as U+0085); Cf: formatting characters such
+# as U+202E, which make an id display as another; Cs: lone surrogates, which have no UTF-8.
+_UNADDRESSABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def _addressable_participant_id(value: str) -> str:
+    """CONTRACT §5: an id every ordinary client can put in a path and that means one participant.
+
+    Clients (curl, requests, browsers) remove `.` and `..` path segments before sending,
+    so an id holding one would reach another participant's URL: it is refused. Empty
+    segments (`/acct-7`, `a//b`, `x/`) are kept by every client and are fine.
+    """
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    for char in value:
+        if unicodedata.category(char) in _UNADDRESSABLE_CATEGORIES:
+            raise ValueError(
+                f"must not contain control or formatting characters (found U+{ord(char):04X})"
+            )
+    if any(segment in _DOT_SEGMENTS for segment in value.split("/")):
+        raise ValueError("must not contain '.' or '..' path segments (clients remove them)")
+    return value
+
+
 ParticipantId = Annotated[
-    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    str,
+    StringConstraints(min_length=1, max_length=255),
+    AfterValidator(_addressable_participant_id),
 ]
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=PRINTABLE)

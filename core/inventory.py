@@ -20,14 +20,20 @@ from core.tenants import Principal
 _LOOKUP_CHUNK = 10_000
 
 
-def parse_csv(text: str) -> CodeUpload:
-    """One code a line; blank lines are skipped; a line with several columns is refused.
+def parse_csv(text: str, *, header: bool = False) -> CodeUpload:
+    """One code a line (CONTRACT §4); blank lines are skipped; a line with several columns
+    is refused, naming the line.
 
-    A leading byte-order mark (spreadsheets write one) is not part of the first code.
+    Lines may end in LF, CRLF or CR, mixed within one upload: the csv module splits them
+    when given the text with newlines untranslated (`newline=""`, as its docs ask). A
+    leading byte-order mark (spreadsheets write one) is not part of the first code. With
+    `header`, the first line (RFC 4180's `header=present`) is a header, not a code.
     """
     codes: list[str] = []
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     try:
+        if header:
+            next(reader, None)
         for row in reader:
             cells = [cell for cell in row if cell.strip()]
             if not cells:

@@ -1,4 +1,9 @@
-"""Prometheus metrics: claim outcomes and latency, queue depth, available codes.
+"""Prometheus metrics: claim outcomes and latency, queue depth, low-stock rewards.
+
+Labels never carry tenant, participant or reward ids (CONTRACT §9): every label
+has a fixed, small set of values, however many tenants there are, and nothing of
+a tenant shows on an endpoint that needs no key. Per-reward stock is read through
+the admin API and the inventory events.
 
 Claims are decided in worker processes but scraped from the API, so with
 COFFER_REDIS_URL the counts live in Redis (one pipeline per batch). Without
@@ -24,7 +29,24 @@ from core.models import Claim, Inventory, Reward
 
 log = logging.getLogger("coffer.metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_MAX_REWARD_SERIES = 10_000
+
+# The values of `coffer_claims_total{outcome}`: `succeeded` or an error code a claim can
+# end with (CONTRACT §3). Always exported, zeros included, so `processing_failed` (claims
+# that failed for an internal fault after every attempt, §6) can be alerted on from the
+# start. Anything else is counted as `other`: the label set stays bounded.
+CLAIM_OUTCOMES = (
+    "succeeded",
+    "insufficient_points",
+    "inventory_exhausted",
+    "max_claims_exceeded",
+    "reward_expired",
+    "reward_inactive",
+    "reward_not_found",
+    "participant_not_found",
+    "validation_error",
+    "processing_failed",
+)
+MODES = ("live", "test")
 
 
 class ClaimStats(Protocol):
@@ -115,9 +137,12 @@ class CofferCollector(Collector):
     def _claims(self) -> Iterator[Any]:
         outcomes, buckets, total = self.stats.snapshot()
         claims = CounterMetricFamily(
-            "coffer_claims", "Claims decided, by outcome", labels=["outcome"]
+            "coffer_claims",
+            "Claims decided, by outcome: succeeded or the error code (processing_failed: "
+            "failed for an internal fault after every attempt)",
+            labels=["outcome"],
         )
-        for label, count in sorted(outcomes.items()):
+        for label, count in bounded_outcomes(outcomes).items():
             claims.add_metric([label], count)
         yield claims
         latency = HistogramMetricFamily(
@@ -128,29 +153,41 @@ class CofferCollector(Collector):
         yield latency
 
     def _database(self) -> Iterator[Any]:
+        available = Inventory.uploaded_count - Inventory.allocated_count + Inventory.returned_count
         with self.db.transaction() as session:
             pending = session.scalar(
                 select(func.count()).select_from(Claim).where(Claim.status == "pending")
             )
-            rows = session.execute(
-                select(
-                    Reward.tenant_id,
-                    Reward.mode,
-                    Reward.id,
-                    Inventory.uploaded_count - Inventory.allocated_count + Inventory.returned_count,
-                )
-                .join(Inventory, Inventory.reward_id == Reward.id)
-                .where(Reward.deactivated_at.is_(None), Reward.code_length.is_(None))
-                .order_by(Reward.id)
-                .limit(_MAX_REWARD_SERIES)
-            ).all()
+            low = dict(
+                session.execute(
+                    select(Reward.mode, func.count())
+                    .join(Inventory, Inventory.reward_id == Reward.id)
+                    .where(
+                        Reward.deactivated_at.is_(None),
+                        Reward.code_length.is_(None),  # generated codes never run out
+                        Reward.low_stock_threshold.is_not(None),
+                        available <= Reward.low_stock_threshold,
+                    )
+                    .group_by(Reward.mode)
+                ).all()
+            )
         queue = GaugeMetricFamily("coffer_claims_pending", "Claims accepted and not yet decided")
         queue.add_metric([], pending or 0)
         yield queue
-        codes = GaugeMetricFamily(
-            "coffer_reward_available_codes", "Unallocated codes per active reward",
-            labels=["tenant_id", "mode", "reward_id"],
-        )  # fmt: skip
-        for tenant_id, mode, reward_id, available in rows:
-            codes.add_metric([tenant_id, mode, reward_id], available)
-        yield codes
+        stock = GaugeMetricFamily(
+            "coffer_rewards_low_stock",
+            "Active rewards with pre-loaded codes at or below their low_stock_threshold, by mode",
+            labels=["mode"],
+        )
+        for mode in MODES:
+            stock.add_metric([mode], low.get(mode, 0))
+        yield stock
+
+
+def bounded_outcomes(counts: dict[str, int]) -> dict[str, int]:
+    """Every known outcome (zeros included), in CLAIM_OUTCOMES order; unknown ones as `other`."""
+    bounded = {label: counts.get(label, 0) for label in CLAIM_OUTCOMES}
+    other = sum(count for label, count in counts.items() if label not in bounded)
+    if other:
+        bounded["other"] = other
+    return bounded

@@ -84,13 +84,15 @@ class PolledOutcomes:
         return None
 
     def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
+        if timeout_s <= 0:  # as RedisOutcomes: no wait means no read (202 at once is at once)
+            return None
         deadline = time.monotonic() + timeout_s
         interval = _POLL_FIRST_S
         while True:
-            decided = self.read(record_id)
+            notice = self.read(record_id)
             remaining = deadline - time.monotonic()
-            if decided is not None or remaining <= 0:
-                return decided
+            if notice is not None or remaining <= 0:
+                return notice
             time.sleep(min(interval, remaining))
             interval = min(interval * 2, _POLL_MAX_S)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init
+from celery.signals import beat_init, setup_logging, worker_init
 
 from core.logs import configure_logging
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, load_settings_or_exit
 
 DRAIN_TASK = "coffer.claims.drain"
 SWEEP_TASK = "coffer.sweep"
@@ -45,7 +45,8 @@ def configure(celery: Celery, settings: Settings) -> Celery:
     return celery
 
 
-configure(app, get_settings())
+# At import, so `celery -A workers ...` with an unusable setting stops with one line.
+configure(app, load_settings_or_exit())
 
 
 @setup_logging.connect
@@ -54,8 +55,15 @@ def _logging(**_: object) -> None:
 
 
 @worker_init.connect
-def _refuse_unmigrated(**_: object) -> None:
-    from core.migrate import require_migrated  # noqa: PLC0415 - keeps celery import light
+@beat_init.connect
+def _refuse_unready_database(**_: object) -> None:
+    """The worker and beat refuse an unreachable or un-migrated database, like the API.
+
+    Celery logs and ignores an exception a signal handler raises, but not SystemExit:
+    `refuse_to_start` prints one line and exits before the worker consumes anything
+    (worker_init runs while the worker is built) or beat sends anything.
+    """
+    from core.migrate import require_database_or_exit  # noqa: PLC0415 - keeps import light
     from core.runtime import get_runtime  # noqa: PLC0415
 
-    require_migrated(get_runtime().db.engine)
+    require_database_or_exit(get_runtime().settings.database_url)

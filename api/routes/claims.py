@@ -6,8 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from api.auth import admin_only, load_principal, principal
 from api.bodies import json_body
-from api.errors import PROBLEM_JSON
-from api.prefer import wait_seconds
+from api.errors import problem_response
+from api.prefer import claim_preference
 from api.services import services
 from core.claims.queries import claim_status
 from core.claims.reversal import reverse_claim
@@ -25,7 +25,7 @@ def claim(reward_id: str) -> Response:
     key = parse_key(request.headers.get("Idempotency-Key"))
     body = json_body(ClaimBody)
     svc = services()
-    wait_s, applied = wait_seconds(
+    prefer = claim_preference(
         request.headers.get("Prefer"), default_ms=svc.runtime.settings.claim_wait_ms
     )
     answer = claim_reward(
@@ -36,17 +36,18 @@ def claim(reward_id: str) -> Response:
         key=key,
         path=request.path,
         request_id=request_id.get(),
-        wait_s=wait_s,
+        wait_s=prefer.wait_s,
     )
-    response = jsonify(answer.body)
-    response.status_code = answer.status
     if answer.status >= 400:
-        response.mimetype = PROBLEM_JSON
+        response = problem_response(answer.body)
+    else:
+        response = jsonify(answer.body)
+        response.status_code = answer.status
     if answer.pending:
         response.headers["Location"] = f"/api/v1/gamify/claims/{answer.claim_id}"
     if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    if applied:
+    if applied := prefer.applied(pending=answer.pending):
         response.headers["Preference-Applied"] = applied
     return response
 

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy.orm import Session
 
 from api.auth import admin_only, load_principal, principal
-from api.bodies import json_body
+from api.bodies import csv_codes, json_body
 from api.query import query_args, takes_query
 from api.respond import json_response
 from api.services import services
@@ -87,10 +87,7 @@ def deactivate_reward(reward_id: str) -> tuple[str, int]:
 @bp.post("/rewards/<reward_id>/codes")
 @admin_only
 def upload_codes(reward_id: str) -> Response:
-    if request.mimetype == "text/csv":
-        upload = inventory.parse_csv(request.get_data(as_text=True))
-    else:
-        upload = json_body(CodeUpload)
+    upload = csv_codes() if request.mimetype == "text/csv" else json_body(CodeUpload)
     with _db() as session:
         result = inventory.upload_codes(
             session, principal=principal(), reward_id=reward_id, upload=upload

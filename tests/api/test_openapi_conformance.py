@@ -601,11 +601,12 @@ def test_requests_refused_before_acceptance_conform(
                                              json_body={"amount": 1})),
         (400, "validation_error", req("GET", f"/participants/{too_long}/points")),
         (400, "validation_error", req("GET", f"/participants/{too_long}/rewards")),
-        # A line feed inside a participant id matches no route (reported, documented).
-        (404, "not_found", req("GET", "/participants/a%0Ab/points")),
-        (404, "not_found", req("GET", "/participants/a%0Ab/rewards")),
-        (404, "not_found", req("POST", "/participants/a%0Ab/points", json_body={"amount": 1},
-                               headers={"Idempotency-Key": new_key()})),
+        # A line feed is a control character like any other: refused at every endpoint.
+        (400, "validation_error", req("GET", "/participants/a%0Ab/points")),
+        (400, "validation_error", req("GET", "/participants/a%0Ab/rewards")),
+        (400, "validation_error", req("POST", "/participants/a%0Ab/points",
+                                      json_body={"amount": 1},
+                                      headers={"Idempotency-Key": new_key()})),
         (400, "idempotency_key_missing", req("POST", f"/claims/{world.claim_id}/reverse",
                                              json_body={"restock": True})),
         (404, "claim_not_found", req("POST", f"/claims/clm_{'0' * 26}/reverse",

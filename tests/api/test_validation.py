@@ -230,7 +230,7 @@ def test_a_participant_id_over_255_characters_is_a_validation_error(admin: Calle
     assert admin.balance("p" * 255) == 0
 
 
-def test_a_participant_id_holding_nul_is_not_found_rather_than_an_error(
+def test_a_participant_id_holding_nul_is_a_validation_error_like_any_control_character(
     admin: Caller, recorded: Callable[[str], int]
 ) -> None:
     key = new_id("key")
@@ -240,7 +240,7 @@ def test_a_participant_id_holding_nul_is_not_found_rather_than_an_error(
         admin.get("/participants/bad%00id/rewards"),
         admin.credit("bad%00id", 5, key=key),
     ):
-        assert_problem(response, 404, "not_found")
+        assert error_fields(response) == {"participant_id"}
     assert recorded(key) == 0
 
 

@@ -1,30 +1,11 @@
-"""The Prefer header and settings parsing."""
+"""Settings parsing (the Prefer header: tests/unit/test_prefer.py)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from api.prefer import wait_seconds
-from core.settings import Settings
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, (5.0, None)),
-        ("respond-async", (0.0, "respond-async")),
-        ("wait=2", (2.0, "wait=2")),
-        ("wait=60", (5.0, "wait=5")),
-        ("handling=lenient, wait=1.5", (1.5, "wait=1.5")),
-        ("wait=abc", (5.0, None)),
-        ("respond-async, wait=3", (0.0, "respond-async")),
-    ],
-)
-def test_prefer_sets_how_long_a_claim_waits(
-    header: str | None, expected: tuple[float, str | None]
-) -> None:
-    assert wait_seconds(header, default_ms=5000) == expected
+from core.settings import Settings, settings_error_lines
 
 
 def test_settings_parse_the_retry_schedule_and_normalise_postgres_urls() -> None:
@@ -44,3 +25,51 @@ def test_settings_parse_the_retry_schedule_and_normalise_postgres_urls() -> None
 def test_bad_settings_fail_fast(field: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         Settings(**field, _env_file=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("0", False), ("1", True), ("true", True), ("false", False)]
+)
+def test_flags_take_the_documented_forms(given: str, expected: bool) -> None:
+    settings = Settings(webhook_allow_private=given, _env_file=None)  # type: ignore[arg-type, call-arg]
+    assert settings.webhook_allow_private is expected
+
+
+def test_cors_origins_are_comma_separated_and_compared_as_browsers_send_them() -> None:
+    settings = Settings(
+        cors_origins="https://Shop.Example.com, http://localhost:3000",
+        _env_file=None,  # type: ignore[arg-type, call-arg]
+    )
+    assert settings.cors_origins == ("https://shop.example.com", "http://localhost:3000")
+    assert Settings(_env_file=None).cors_origins == ()  # type: ignore[call-arg]
+    assert Settings(_env_file=None).claim_max_attempts == 10  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "line"),
+    [
+        (
+            "webhook_allow_private", "yes",
+            "COFFER_WEBHOOK_ALLOW_PRIVATE='yes': not a flag (expected: 0, 1, true or false)",
+        ),
+        (
+            "cors_origins", "https://a.example/path",
+            "COFFER_CORS_ORIGINS='https://a.example/path': 'https://a.example/path' is not an "
+            "origin (expected: comma-separated origins scheme://host[:port], "
+            "e.g. https://shop.example.com,http://localhost:3000)",
+        ),
+    ],
+)  # fmt: skip
+def test_a_bad_value_is_named_in_one_line_with_its_expected_form(
+    field: str, value: str, line: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(**{field: value}, _env_file=None)  # type: ignore[arg-type]
+    assert settings_error_lines(raised.value) == [line]
+
+
+def test_a_password_in_a_bad_url_stays_out_of_the_message() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(redis_url="http://:hunter2@cache:6379/0", _env_file=None)  # type: ignore[call-arg]
+    [line] = settings_error_lines(raised.value)
+    assert "hunter2" not in line and line.startswith("COFFER_REDIS_URL='http://:***@cache")

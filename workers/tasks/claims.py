@@ -17,7 +17,7 @@ def drain_claims() -> int:
         runtime.db,
         runtime.publisher,
         batch_size=runtime.settings.claim_batch_size,
-        max_attempts=getattr(runtime.settings, "claim_max_attempts", 10),
+        max_attempts=runtime.settings.claim_max_attempts,
         set_aside=runtime.set_aside,
         stats=runtime.stats,
     ).run()
