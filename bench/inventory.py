@@ -6,8 +6,8 @@ up front, then one drain task; timed until nothing is pending) alternate
 between the small reward (a fresh 1,000-code reward each round) and the large
 one, so both see the same machine; each figure is the median of its rounds.
 Phase 1 alternates small / large (0% allocated); then the large reward is
-allocated up to 90% as earlier drains would have left it (claim rows with
-their requests for filler participants, the inventory counter moved, ANALYZE)
+allocated up to 90% as earlier drains would have left it (succeeded claims
+with their journal rows for filler participants, the inventory counter moved, ANALYZE)
 and phase 2 alternates small / large (90% allocated).
 
 Baseline: the 1,000-code figure of the same phase.

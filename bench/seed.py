@@ -3,7 +3,7 @@
 Tenants, rewards and code uploads go through core (create_tenant,
 create_reward, upload_codes), as an operator would make them. Bulk rows that
 only set the scene (participants with points and their ledger credits, pending
-claim requests, claims of an already-allocated inventory) are written with
+claims with their journal rows, claims of an already-allocated inventory) are written with
 INSERT ... SELECT, which takes seconds where a million API calls would take
 the run.
 """
@@ -120,16 +120,24 @@ class Seeder:
         participant_offset: int = 0,
         key_prefix: str,
     ) -> None:
-        """`count` pending claim requests, as the API records them; claim i names reward
+        """`count` pending claims, as the API records them (a journal row and a pending claim
+        pointing at it, claim ids in acceptance order); claim i names reward
         i mod len(reward_ids) and participant prefix(offset + i)."""
         self.pg.execute(
-            "INSERT INTO requests (tenant_id, mode, idempotency_key, fingerprint, kind, status,"
-            " claim_id, reward_id, participant_external_id, points_deduction, created_at) "
-            "SELECT %(t)s, 'live', %(k)s || g, md5(%(k)s || g), 'claim', 'pending',"
-            " 'clm_' || replace(gen_random_uuid()::text, '-', ''),"
-            " (%(r)s::text[])[1 + (g - 1) %% cardinality(%(r)s::text[])],"
-            " %(p)s || (%(o)s + g), true, now() "
-            "FROM generate_series(1, %(n)s) g ORDER BY g",
+            "WITH src AS MATERIALIZED ("
+            " SELECT g, %(k)s || g AS ikey,"
+            " 'clm_' || replace(gen_random_uuid()::text, '-', '') AS claim_id,"
+            " (%(r)s::text[])[1 + (g - 1) %% cardinality(%(r)s::text[])] AS reward_id,"
+            " %(p)s || (%(o)s + g) AS ext FROM generate_series(1, %(n)s) g), "
+            "journal AS ("
+            " INSERT INTO idempotency_keys (tenant_id, mode, idempotency_key, fingerprint, kind,"
+            " resource_id, created_at)"
+            " SELECT %(t)s, 'live', ikey, md5(ikey), 'claim', claim_id, now() FROM src ORDER BY g"
+            " RETURNING id, resource_id) "
+            "INSERT INTO claims (idempotency_record_id, claim_id, tenant_id, mode, reward_id,"
+            " participant_external_id, points_deduction, status, attempts, accepted_at) "
+            "SELECT j.id, s.claim_id, %(t)s, 'live', s.reward_id, s.ext, true, 'pending', 0, now() "
+            "FROM journal j JOIN src s ON s.claim_id = j.resource_id ORDER BY j.id",
             {
                 "t": tenant.id,
                 "k": key_prefix,
@@ -141,33 +149,34 @@ class Seeder:
         )
 
     def allocate(self, tenant: Tenant, *, reward_id: str, upto: int, fillers: int = 1000) -> int:
-        """Allocate codes seq <= `upto` of a reward as an earlier drain would have: claim rows
-        (with their requests) for filler participants, and the inventory counter moved.
-        Returns how many claims were added."""
+        """Allocate codes seq <= `upto` of a reward as an earlier drain would have: succeeded
+        claims (with their journal rows) for filler participants, and the inventory counter
+        moved. Returns how many claims were added."""
         self.participants(tenant, prefix="fill", count=fillers, balance=0)
         already = self.pg.execute(
             "SELECT allocated_count FROM inventories WHERE reward_id = %s", (reward_id,)
         ).fetchone()[0]  # type: ignore[index]
         params = {"t": tenant.id, "r": reward_id, "a": already, "u": upto, "f": fillers}
         self.pg.execute(
-            "INSERT INTO requests (tenant_id, mode, idempotency_key, fingerprint, kind, status,"
-            " claim_id, reward_id, participant_external_id, points_deduction, response_status,"
-            " response_body, created_at, completed_at) "
+            "INSERT INTO idempotency_keys (tenant_id, mode, idempotency_key, fingerprint, kind,"
+            " resource_id, response_status, response_body, created_at, completed_at) "
             "SELECT %(t)s::text, 'live', 'fill-' || %(r)s::text || '-' || rc.seq, 'fill',"
-            " 'claim', 'succeeded', 'clm_fill_' || rc.id, %(r)s::text,"
-            " 'fill' || (1 + rc.seq %% %(f)s), false, 201, '{}'::jsonb, now(), now() "
+            " 'claim', 'clm_fill_' || rc.id, 201, '{}'::json, now(), now() "
             "FROM reward_codes rc WHERE rc.reward_id = %(r)s::text AND rc.seq > %(a)s"
             " AND rc.seq <= %(u)s ORDER BY rc.seq",
             params,
         )
         self.pg.execute(
-            "INSERT INTO claims (claim_id, request_id, reward_id, participant_id,"
-            " participant_external_id, code_id, code_value, reward_name, reward_type,"
-            " points_deducted, new_balance, idempotency_key, claimed_at, tenant_id, mode) "
-            "SELECT rq.claim_id, rq.id, %(r)s::text, p.id, p.external_id, rc.id, rc.value,"
-            " 'filler', 'coupon', 0, 0, rq.idempotency_key, now(), %(t)s::text, 'live' "
+            "INSERT INTO claims (claim_id, idempotency_record_id, reward_id,"
+            " participant_external_id, points_deduction, status, attempts, accepted_at,"
+            " decided_at, participant_id, code_id, code_value, reward_name, reward_type,"
+            " points_deducted, new_balance, claimed_at, fulfillment_status, tenant_id, mode) "
+            "SELECT j.resource_id, j.id, %(r)s::text, p.external_id, false, 'succeeded', 1,"
+            " now(), now(), p.id, rc.id, rc.value, 'filler', 'coupon', 0, 0, now(),"
+            " 'not_required', %(t)s::text, 'live' "
             "FROM reward_codes rc "
-            "JOIN requests rq ON rq.claim_id = 'clm_fill_' || rc.id "
+            "JOIN idempotency_keys j ON j.tenant_id = %(t)s::text AND j.mode = 'live'"
+            " AND j.idempotency_key = 'fill-' || %(r)s::text || '-' || rc.seq "
             "JOIN participants p ON p.tenant_id = %(t)s::text AND p.mode = 'live'"
             " AND p.external_id = 'fill' || (1 + rc.seq %% %(f)s) "
             "WHERE rc.reward_id = %(r)s::text AND rc.seq > %(a)s AND rc.seq <= %(u)s"
@@ -183,9 +192,7 @@ class Seeder:
     # --- reading back -------------------------------------------------------
 
     def pending(self) -> int:
-        return self.pg.execute(
-            "SELECT count(*) FROM requests WHERE status = 'pending' AND kind = 'claim'"
-        ).fetchone()[0]  # type: ignore[index]
+        return int(self.scalar("SELECT count(*) FROM claims WHERE status = 'pending'"))
 
     def wait_drained(self, *, timeout_s: float, poll_s: float = 0.01) -> float:
         """Poll until no claim is pending; the monotonic time it was first seen at zero."""
@@ -200,27 +207,31 @@ class Seeder:
     def outcomes(
         self, reward_ids: list[str] | None = None, *, key_prefix: str | None = None
     ) -> dict[str, int]:
-        """Claim requests by outcome: `succeeded`, an error code, or `pending`."""
+        """Claims by outcome: `succeeded`, `reversed`, an error code, or `pending`."""
         query = (
-            "SELECT CASE WHEN status = 'failed' THEN response_body->>'code' ELSE status END,"
-            " count(*) FROM requests WHERE kind = 'claim'"
+            "SELECT CASE WHEN c.status = 'failed' THEN c.error_code ELSE c.status END,"
+            " count(*) FROM claims c"
         )
         args: list[Any] = []
-        if reward_ids is not None:
-            query += " AND reward_id = ANY(%s)"
-            args.append(reward_ids)
         if key_prefix is not None:
-            query += " AND starts_with(idempotency_key, %s)"
+            query += (
+                " JOIN idempotency_keys j ON j.id = c.idempotency_record_id"
+                " AND starts_with(j.idempotency_key, %s)"
+            )
             args.append(key_prefix)
+        query += " WHERE true"
+        if reward_ids is not None:
+            query += " AND c.reward_id = ANY(%s)"
+            args.append(reward_ids)
         rows = self.pg.execute(query + " GROUP BY 1 ORDER BY 1", args).fetchall()
         return {str(label): int(count) for label, count in rows}
 
     def claims_per_batch(self, reward_ids: list[str]) -> float | None:
         """Mean claims a drain batch decided: a batch stamps all its claims with one
-        completed_at (the time it started)."""
+        decided_at (the time it started)."""
         value = self.scalar(
-            "SELECT count(*)::float / nullif(count(DISTINCT completed_at), 0) FROM requests"
-            " WHERE kind = 'claim' AND reward_id = ANY(%s) AND completed_at IS NOT NULL",
+            "SELECT count(*)::float / nullif(count(DISTINCT decided_at), 0) FROM claims"
+            " WHERE reward_id = ANY(%s) AND decided_at IS NOT NULL",
             (reward_ids,),
         )
         return None if value is None else round(float(value), 1)

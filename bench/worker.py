@@ -133,11 +133,12 @@ def drain_rate(
     cpu = meter.stop()
     seconds = drained - started
     outcomes = seed.outcomes(rewards, key_prefix=key_prefix)
-    # completed_at is the start of the batch that decided a claim: the first one tells
+    # decided_at is the start of the batch that decided a claim: the first one tells
     # how long the drain task took to arrive and begin.
     first = seed.scalar(
-        "SELECT extract(epoch FROM min(completed_at)) FROM requests"
-        " WHERE reward_id = ANY(%s) AND starts_with(idempotency_key, %s)",
+        "SELECT extract(epoch FROM min(c.decided_at)) FROM claims c"
+        " JOIN idempotency_keys j ON j.id = c.idempotency_record_id"
+        " WHERE c.reward_id = ANY(%s) AND starts_with(j.idempotency_key, %s)",
         (rewards, key_prefix),
     )
     return {
