@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -74,7 +74,8 @@ class Claim(TenantScoped, Base):
     fulfillment_status: Mapped[str | None] = mapped_column(String(12))
     # Set when the claim fails: the problem document (CONTRACT §3) it failed with.
     error_code: Mapped[str | None] = mapped_column(String(40))
-    error: Mapped[dict[str, Any] | None]
+    # none_as_null: an unset problem is SQL NULL, not the JSON text 'null'.
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ClaimReversal(TenantScoped, Base):

@@ -306,3 +306,17 @@ def test_a_claim_failing_alone_on_every_attempt_ends_processing_failed(
     assert (replay.fresh, replay.response_status) == (False, 500)
     Drain(db, PolledOutcomes(db), batch_size=10).run()  # nothing pending is left for it
     assert outcomes(db, [claim_id or ""])[claim_id or ""][0] == "failed"
+
+
+def test_a_succeeded_claim_has_no_error_in_sql(runtime: Runtime, tenant: TestTenant) -> None:
+    """An unset problem is SQL NULL (not the JSON text 'null'), so `error IS NULL` holds."""
+    db = runtime.db
+    reward_id = new_reward(db, tenant, codes=1)
+    ids = [accept(db, tenant, reward_id, f"n-{n}").resource_id for n in range(2)]
+    drain_all(db)
+    with db.transaction() as session:
+        rows = session.execute(
+            text("SELECT status, error IS NULL FROM claims WHERE claim_id = ANY(:ids)"),
+            {"ids": ids},
+        ).all()
+    assert sorted(rows) == [("failed", False), ("succeeded", True)]
