@@ -9,8 +9,9 @@ from flask import Flask, Response, request
 
 from api import wire
 from api.errors import register_error_handlers
+from api.query import check_query
 from api.ratelimit import RateLimiter
-from api.routes import campaigns, claims, metrics, ops, participants, rewards
+from api.routes import campaigns, claims, docs, metrics, ops, participants, rewards
 from api.services import Services
 from core.logs import configure_logging, request_id
 from core.migrate import require_database_or_exit, require_migrated
@@ -43,7 +44,9 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     for blueprint in (rewards.bp, claims.bp, participants.bp, campaigns.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(metrics.blueprint(runtime))
+    app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     return app
 
 

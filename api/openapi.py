@@ -1,533 +1,62 @@
-"""The OpenAPI 3.1 document served at GET /api/v1/openapi.json, built from the code it describes.
+"""The OpenAPI 3.1 document served at GET /api/v1/openapi.json, generated from the app.
 
-Request bodies come from the pydantic models the routes validate with
-(core/inputs.py); response shapes are written out below, matching what
-core/catalog.py, core/points.py and core/claims/ produce; error codes, statuses
-and titles come from core/errors.py. tests/api/test_openapi_conformance.py
-drives every operation through the real app and checks it against this document.
+Paths, methods and path parameters come from the Flask url_map; query
+parameters from the query model each view declares (api/query.py); request
+bodies from core/inputs.py and response bodies from core/schemas, through
+pydantic's JSON Schema (draft 2020-12, which OpenAPI 3.1 speaks); error codes,
+statuses and titles from core/errors.py. What the code cannot say (summary,
+contract section, access level, the error codes a route can answer) is the
+table OPERATIONS in api/operations.py, keyed by Flask endpoint: a route without
+an entry stops the document from being built, so no route goes undocumented.
 
-To describe a new endpoint, add an `Operation` to OPERATIONS (and any new
-response shape to RESPONSE_SCHEMAS). Its access level adds 401/403/429, a
-request body adds 400/413; list only the other error codes it can return.
+An operation's access level adds 401/403/429, a request body 413, and every
+operation can answer 400 validation_error (an unknown query parameter); list
+only the other error codes it can return.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
-from functools import cache
+import re
 from importlib import metadata
 from typing import Any
 
+from flask import Flask
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from core import catalog, errors
-from core.inputs import (
-    ClaimBody,
-    CodeUpload,
-    PointsCredit,
-    ReversalBody,
-    RewardDefinition,
-    RewardPatch,
+from api.operations import (
+    ERRORS,
+    HEADERS,
+    OPERATIONS,
+    PARAMETERS,
+    PATH_PARAMETERS,
+    RAW_SCHEMAS,
+    SECTIONS,
+    UNDOCUMENTED,
+    Operation,
+    Reply,
+    Schema,
 )
-from core.models import REWARD_TYPES
+from api.query import query_model
+from core.schemas import FieldError, Problem
 
-API = "/api/v1/gamify"
 DOCUMENT_PATH = "/api/v1/openapi.json"
 PROBLEM_JSON = "application/problem+json"
-Schema = dict[str, Any]
 
 
 def ref(name: str, kind: str = "schemas") -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _closed(properties: dict[str, Schema], description: str) -> Schema:
-    """An object with exactly these members, all present (the code always writes every key)."""
-    return {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-def _id(prefix: str) -> Schema:
-    return {
-        "type": "string",
-        "pattern": f"^{prefix}_[0-9a-z]{{26}}$",
-        "examples": [f"{prefix}_01jd3x8k2m9q4r7t5v6w8y0z1a"],
-    }
-
-
-def _error_catalog() -> dict[str, type[errors.CofferError]]:
-    """Every stable error code defined in core/errors.py, with its class."""
-    found: dict[str, type[errors.CofferError]] = {}
-    pending: list[type[errors.CofferError]] = [errors.CofferError]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if "code" in vars(cls):  # ClaimRejected only groups the 409s
-            found[cls.code] = cls
-    return found
-
-
-ERRORS = _error_catalog()
-CLAIM_REJECTIONS = sorted(c.code for c in ERRORS.values() if issubclass(c, errors.ClaimRejected))
-
-
-TIMESTAMP: Schema = {
-    "type": "string",
-    "format": "date-time",
-    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
-    "description": "RFC 3339, UTC, to the second.",
-}
-COUNT: Schema = {"type": "integer", "minimum": 0}
-REWARD_TYPE: Schema = {"type": "string", "enum": list(REWARD_TYPES)}
-CLAIM_SHAPE: dict[str, Schema] = {
-    "claim_id": _id("clm"),
-    "reward_id": _id("rwd"),
-    "reward_name": {"type": "string"},
-    "reward_type": REWARD_TYPE,
-    "code_value": {"type": "string"},
-    "claimed_at": TIMESTAMP,
-    "expires_at": {**_nullable(TIMESTAMP), "description": "claimed_at + code_expiry_days"},
-}
-
-# The shapes the code writes (core/catalog.py, core/inventory.py, core/points.py, core/claims/).
-RESPONSE_SCHEMAS: dict[str, Schema] = {
-    "RewardEntry": _closed(
-        {
-            "id": _id("rwd"),
-            "name": {"type": "string"},
-            "type": REWARD_TYPE,
-            "description": _nullable({"type": "string"}),
-            "points_cost": _nullable({"type": "integer", "minimum": 1}),
-            "available_codes": {
-                **_nullable(COUNT),
-                "description": "Unallocated codes left; null when the reward generates codes.",
-            },
-            "max_claims_per_user": {"type": "integer", "minimum": 1},
-            "expires_at": _nullable(TIMESTAMP),
-            "starts_at": _nullable(TIMESTAMP),
-            "code_expiry_days": _nullable({"type": "integer", "minimum": 1}),
-            "low_stock_threshold": _nullable(COUNT),
-            "status": {"type": "string", "enum": ["active", "scheduled", "expired", "inactive"]},
-            "created_at": TIMESTAMP,
-        },
-        "A catalog entry (CONTRACT §4).",
-    ),
-    "RewardList": _closed(
-        {
-            "rewards": {"type": "array", "items": ref("RewardEntry")},
-            "total": {**COUNT, "description": "All matching rewards, not just this page."},
-            "next_cursor": _nullable({"type": "string"}),
-        },
-        "One page of active, started, unexpired rewards in creation order.",
-    ),
-    "CodeUploadResult": _closed(
-        {"added": COUNT, "duplicates": COUNT, "available_codes": COUNT},
-        "Codes added, codes refused as already present or repeated, and codes left.",
-    ),
-    "ClaimSucceeded": _closed(
-        {
-            "claim_id": CLAIM_SHAPE["claim_id"],
-            "status": {"const": "succeeded"},
-            "participant_id": {"type": "string"},
-            **{k: v for k, v in CLAIM_SHAPE.items() if k != "claim_id"},
-            "points_deducted": COUNT,
-            "new_balance": COUNT,
-        },
-        "The claim response (CONTRACT §6).",
-    ),
-    "ClaimView": _closed(
-        {
-            "claim_id": CLAIM_SHAPE["claim_id"],
-            "status": {"type": "string", "enum": ["succeeded", "reversed"]},
-            "participant_id": {"type": "string"},
-            **{k: v for k, v in CLAIM_SHAPE.items() if k != "claim_id"},
-            "points_deducted": COUNT,
-            "new_balance": COUNT,
-            "fulfillment_status": {
-                "type": "string",
-                "enum": ["not_required", "pending", "fulfilled", "failed"],
-            },
-            "reversal": {
-                "type": "object",
-                "properties": {
-                    "reversed_at": TIMESTAMP,
-                    "reason": _nullable({"type": "string"}),
-                    "points_refunded": COUNT,
-                    "restocked": {"type": "boolean"},
-                },
-            },
-        },
-        "A succeeded (or reversed) claim as it stands now (CONTRACT §6, §7).",
-    )
-    | {
-        "required": [
-            *CLAIM_SHAPE,
-            "status",
-            "participant_id",
-            "points_deducted",
-            "new_balance",
-            "fulfillment_status",
-        ]
-    },
-    "ClaimPending": _closed(
-        {"claim_id": _id("clm"), "status": {"const": "pending"}},
-        "Accepted and queued; GET the Location for the outcome.",
-    ),
-    "ClaimFailed": _closed(
-        {"claim_id": _id("clm"), "status": {"const": "failed"}, "error": ref("ClaimRejection")},
-        "Decided and refused by a business rule; `error` is the problem the claim answered.",
-    ),
-    "ClaimStatus": {
-        "oneOf": [ref("ClaimView"), ref("ClaimPending"), ref("ClaimFailed")],
-        "discriminator": {
-            "propertyName": "status",
-            "mapping": {
-                "succeeded": "#/components/schemas/ClaimView",
-                "reversed": "#/components/schemas/ClaimView",
-                "pending": "#/components/schemas/ClaimPending",
-                "failed": "#/components/schemas/ClaimFailed",
-            },
-        },
-    },
-    "ClaimRecord": _closed(CLAIM_SHAPE, "One claim a participant holds."),
-    "ParticipantRewards": _closed(
-        {
-            "participant_id": {"type": "string"},
-            "rewards": {"type": "array", "items": ref("ClaimRecord"), "maxItems": 1000},
-            "total_claimed": COUNT,
-        },
-        "The participant's claims, newest first (the newest 1,000; total_claimed counts all).",
-    ),
-    "LedgerEntry": _closed(
-        {
-            "entry_id": _id("pte"),
-            "amount": {"type": "integer", "description": "Credits > 0, debits < 0."},
-            "kind": {"type": "string", "enum": ["credit", "claim_debit", "reversal_refund"]},
-            "reason": _nullable({"type": "string"}),
-            "claim_id": _nullable(_id("clm")),
-            "balance_after": COUNT,
-            "created_at": TIMESTAMP,
-        },
-        "One append-only points ledger entry.",
-    ),
-    "PointsSummary": _closed(
-        {
-            "participant_id": {"type": "string"},
-            "balance": COUNT,
-            "entries": {"type": "array", "items": ref("LedgerEntry"), "maxItems": 1000},
-        },
-        "Balance and ledger, newest first; an unknown participant has balance 0 and no entries.",
-    ),
-    "PointsCredited": _closed(
-        {"participant_id": {"type": "string"}, "balance": COUNT, "entry_id": _id("pte")},
-        "The balance after the credit and the ledger entry it wrote.",
-    ),
-    "FieldError": _closed(
-        {"field": {"type": "string"}, "message": {"type": "string"}}, "One refused field."
-    ),
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details; `type` and `code` carry the same stable code.",
-        "properties": {
-            "type": {"type": "string"},
-            "code": {"type": "string"},
-            "title": {"type": "string", "minLength": 1},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "detail": {"type": "string", "minLength": 1},
-            "errors": {"type": "array", "items": ref("FieldError"), "minItems": 1},
-        },
-        "required": ["type", "code", "title", "status", "detail"],
-        "additionalProperties": False,
-        "if": {"properties": {"code": {"const": "validation_error"}}, "required": ["code"]},
-        "then": {"required": ["errors"]},
-    },
-    "ClaimRejection": {
-        "allOf": [ref("Problem")],
-        "properties": {"code": {"enum": CLAIM_REJECTIONS}, "status": {"const": 409}},
-    },
-    "Health": _closed({"status": {"const": "ok"}}, "The process is up."),
-    "Readiness": _closed(
-        {
-            "status": {"type": "string", "enum": ["ready", "unavailable"]},
-            "checks": _closed(
-                {"database": {"type": "boolean"}, "broker": {"type": "boolean"}},
-                "Whether each dependency answered.",
-            ),
-        },
-        "Ready when the database and the broker both answer.",
-    ),
-    "PrometheusText": {"type": "string", "description": "Prometheus text exposition format."},
-    "OpenAPIDocument": {
-        "type": "object",
-        "required": ["openapi", "info", "paths"],
-        "description": "This document.",
-    },
-}
-
-HEADERS: dict[str, Schema] = {
-    "X-Request-ID": {
-        "description": "The request id (the one sent, if well-formed), also in the logs.",
-        "required": True,
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
-    },
-    "Location": {
-        "description": "Where the object can be read.",
-        "required": True,
-        "schema": {"type": "string"},
-    },
-    "Idempotent-Replayed": {
-        "description": "Present on a replay of an earlier request under the same key.",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-    "Preference-Applied": {
-        "description": "The Prefer preference honoured: respond-async or wait=N (capped).",
-        "schema": {"type": "string"},
-    },
-    "Retry-After": {
-        "description": "Seconds until the key may send again.",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1},
-    },
-}
-
-PARAMETERS: dict[str, Schema] = {
-    "RewardId": {"name": "reward_id", "in": "path", "required": True, "schema": _id("rwd")},
-    "ClaimId": {"name": "claim_id", "in": "path", "required": True, "schema": _id("clm")},
-    "ParticipantId": {
-        "name": "participant_id",
-        "in": "path",
-        "required": True,
-        "description": "The tenant's own id: 1-255 characters, no leading or trailing "
-        "whitespace, no control or formatting characters (Unicode Cc, Cf) and no `.` or `..` "
-        "path segments (400 validation_error otherwise, at every endpoint; Coffer never "
-        "accepts such an id, so none needs addressing). It may contain `/`, also at its "
-        "start or end or doubled, percent-encoded or not: paths are taken as sent, never "
-        "redirected (docs/inputs.md).",
-        "schema": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 255,
-            "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
-        },
-    },
-    "IdempotencyKey": {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "required": True,
-        "description": "1-255 printable ASCII characters; a quoted structured-field string "
-        '`"abc"` is the same key as `abc`. Scoped to tenant and mode; never expires.',
-        "schema": {"type": "string", "minLength": 1, "maxLength": 257},
-    },
-    "Prefer": {
-        "name": "Prefer",
-        "in": "header",
-        "description": "`respond-async` answers 202 at once; `wait=N` waits up to N seconds "
-        "(capped by COFFER_CLAIM_WAIT_MS, the default wait).",
-        "schema": {"type": "string", "examples": ["respond-async", "wait=2"]},
-    },
-    "RequestId": {
-        "name": "X-Request-ID",
-        "in": "header",
-        "description": "A request id to log under (1-64 of `A-Za-z0-9._:-`); else one is made.",
-        "schema": {"type": "string"},
-    },
-    "RewardType": {"name": "reward_type", "in": "query", "schema": REWARD_TYPE},
-    "Limit": {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": catalog.MAX_PAGE, "default": 50},
-    },
-    "Cursor": {
-        "name": "cursor",
-        "in": "query",
-        "description": "The next_cursor of the previous page.",
-        "schema": {"type": "string"},
-    },
-}
-
-
-def _request_schemas() -> dict[str, Schema]:
-    """The pydantic models' JSON Schemas (draft 2020-12, which OpenAPI 3.1 speaks)."""
-    models = (RewardDefinition, RewardPatch, CodeUpload, PointsCredit, ClaimBody, ReversalBody)
-    _, schema = models_json_schema(
-        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
-    )
-    defs: dict[str, Schema] = schema["$defs"]
-    # A patch changes only the fields present: no defaults, and the required fields of a
-    # definition refuse null (the model's validator says so; its schema cannot).
-    for name, prop in defs["RewardPatch"]["properties"].items():
-        prop.pop("default", None)
-        if name in ("name", "type", "max_claims_per_user"):
-            prop.update(prop.pop("anyOf")[0])
-    return defs
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One endpoint. `access` is public (no key), server (server or admin key) or admin."""
-
-    method: str
-    path: str
-    operation_id: str
-    summary: str
-    tag: str
-    access: str
-    responses: dict[int, Schema]
-    errors: tuple[str, ...] = ()
-    body: dict[str, Schema] | None = None  # media type -> schema
-    parameters: tuple[str, ...] = ()  # names in PARAMETERS
-    description: str = ""
-    error_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # status -> names
-
-
-def reply(
-    description: str,
-    schema: str | None = None,
-    *,
-    headers: tuple[str, ...] = (),
-    media: str = "application/json",
-) -> Schema:
-    """A success response: a named schema (or none, as for 204) and the headers it carries."""
-    out: Schema = {"description": description}
-    if schema is not None:
-        out["content"] = {media: {"schema": ref(schema)}}
-    out["headers"] = {name: ref(name, "headers") for name in ("X-Request-ID", *headers)}
-    return out
-
-
-JSON = "application/json"
-ENTRY = reply("The catalog entry.", "RewardEntry")
-CLAIM_HEADERS = ("Idempotent-Replayed", "Preference-Applied")
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "get", f"{API}/rewards", "listRewards", "List the catalog", "Catalog", "server",
-        {200: reply("A page of catalog entries.", "RewardList")},
-        parameters=("RewardType", "Limit", "Cursor"), errors=("validation_error",),
-    ),
-    Operation(
-        "post", f"{API}/rewards", "createReward", "Create a reward", "Catalog", "admin",
-        {201: reply("The new catalog entry.", "RewardEntry", headers=("Location",))},
-        body={JSON: ref("RewardDefinition")},
-    ),
-    Operation(
-        "get", f"{API}/rewards/{{reward_id}}", "getReward", "Read a reward", "Catalog", "server",
-        {200: ENTRY}, parameters=("RewardId",), errors=("reward_not_found",),
-        description="Also for a scheduled, expired or deactivated reward (see `status`).",
-    ),
-    Operation(
-        "patch", f"{API}/rewards/{{reward_id}}", "updateReward", "Change a reward", "Catalog",
-        "admin", {200: ENTRY}, parameters=("RewardId",), errors=("reward_not_found",),
-        body={JSON: ref("RewardPatch")},
-        description="Only the fields present change; `null` clears a nullable field.",
-    ),
-    Operation(
-        "delete", f"{API}/rewards/{{reward_id}}", "deactivateReward", "Deactivate a reward",
-        "Catalog", "admin", {204: reply("Deactivated; existing claims stay readable.")},
-        parameters=("RewardId",), errors=("reward_not_found",),
-    ),
-    Operation(
-        "post", f"{API}/rewards/{{reward_id}}/codes", "uploadCodes", "Upload codes", "Inventory",
-        "admin", {200: reply("What the upload added.", "CodeUploadResult")},
-        parameters=("RewardId",), errors=("reward_not_found",),
-        body={
-            JSON: ref("CodeUpload"),
-            "text/csv": {"type": "string", "description": "One code a line; blank lines skipped."},
-        },
-        description="Codes are unique per reward and allocated oldest upload first, in order.",
-    ),
-    Operation(
-        "post", f"{API}/rewards/{{reward_id}}/claim", "claimReward", "Claim a reward", "Claims",
-        "server",
-        {
-            201: reply("The claim succeeded.", "ClaimSucceeded", headers=CLAIM_HEADERS),
-            202: reply(
-                "Accepted, still pending.", "ClaimPending", headers=("Location", *CLAIM_HEADERS)
-            ),
-        },
-        parameters=("RewardId", "IdempotencyKey", "Prefer"), body={JSON: ref("ClaimBody")},
-        error_headers={409: CLAIM_HEADERS},  # a business failure is an outcome, like 201
-        errors=(
-            "idempotency_key_missing", "reward_not_found", "idempotency_key_reused",
-            *CLAIM_REJECTIONS,
-        ),
-        description="Checks run in this order, the first failing one wins: reward_not_found, "
-        "reward_inactive, reward_expired, max_claims_exceeded, insufficient_points, "
-        "inventory_exhausted. The same key and request returns the original outcome with "
-        "`Idempotent-Replayed: true`.",
-    ),
-    Operation(
-        "get", f"{API}/claims/{{claim_id}}", "getClaim", "Read a claim", "Claims", "server",
-        {200: reply("Pending, failed (with its problem) or succeeded.", "ClaimStatus")},
-        parameters=("ClaimId",), errors=("claim_not_found",),
-    ),
-    Operation(
-        "post", f"{API}/claims/{{claim_id}}/reverse", "reverseClaim", "Reverse a claim",
-        "Claims", "admin",
-        {200: reply("The claim, reversed (or the replay).", "ClaimStatus",
-                    headers=("Idempotent-Replayed",))},
-        parameters=("ClaimId", "IdempotencyKey"), body={JSON: ref("ReversalBody")},
-        errors=(
-            "idempotency_key_missing", "claim_not_found", "idempotency_key_reused",
-            "claim_not_reversible",
-        ),
-        description="Refunds the points, optionally restocks the code, frees the slot.",
-    ),
-    Operation(
-        "post", f"{API}/participants/{{participant_id}}/points", "creditPoints", "Credit points",
-        "Participants", "server",
-        {201: reply("Credited (or the replay of the original credit).", "PointsCredited",
-                    headers=("Idempotent-Replayed",))},
-        parameters=("ParticipantId", "IdempotencyKey"), body={JSON: ref("PointsCredit")},
-        errors=("idempotency_key_missing", "idempotency_key_reused"),
-        description="Creates the participant on first use.",
-    ),
-    Operation(
-        "get", f"{API}/participants/{{participant_id}}/points", "getPoints",
-        "Read a participant's points", "Participants", "server",
-        {200: reply("Balance and ledger.", "PointsSummary")},
-        parameters=("ParticipantId",), errors=("validation_error",),
-    ),
-    Operation(
-        "get", f"{API}/participants/{{participant_id}}/rewards", "getParticipantRewards",
-        "List a participant's claimed rewards", "Participants", "server",
-        {200: reply("The participant's claims.", "ParticipantRewards")},
-        parameters=("ParticipantId",), errors=("validation_error",),
-    ),
-    Operation(
-        "get", "/healthz", "healthz", "Process is up", "Operations", "public",
-        {200: reply("Up.", "Health")},
-    ),
-    Operation(
-        "get", "/readyz", "readyz", "Dependencies reachable", "Operations", "public",
-        {200: reply("Ready.", "Readiness"), 503: reply("Not ready.", "Readiness")},
-    ),
-    Operation(
-        "get", "/metrics", "metrics", "Prometheus metrics", "Operations", "public",
-        {200: reply("Prometheus text exposition.", "PrometheusText", media="text/plain")},
-    ),
-    Operation(
-        "get", DOCUMENT_PATH, "openapi", "This OpenAPI document", "Operations", "public",
-        {200: reply("The OpenAPI 3.1 document.", "OpenAPIDocument")},
-    ),
-)  # fmt: skip
+class UndocumentedRoute(LookupError):
+    """A route has no entry in OPERATIONS."""
 
 
 def _error_codes(op: Operation) -> list[str]:
     """The codes an operation can answer: its own, plus those its access and body imply."""
-    implied: list[str] = []
+    implied = ["validation_error"]  # an unknown query parameter, on every endpoint
     if op.body is not None:
-        implied += ["validation_error", "payload_too_large"]
+        implied.append("payload_too_large")
     if op.access != "public":
         implied += ["unauthorized", "rate_limited"]
     if op.access == "admin":
@@ -564,38 +93,132 @@ def _error_responses(op: Operation) -> dict[str, Schema]:
 
 def _example_problem(code: str) -> Schema:
     cls = ERRORS[code]
-    problem = {"type": code, "code": code, "title": cls.title, "status": cls.status}
-    problem["detail"] = cls.title if code != "rate_limited" else "Retry after 1 seconds"
+    detail = cls.title if code != "rate_limited" else "Retry after 1 seconds"
+    problem = Problem(type=code, code=code, title=cls.title, status=cls.status, detail=detail)
     if code == "validation_error":
-        problem["errors"] = [{"field": "name", "message": "Field required"}]
-    return problem
+        problem = problem.model_copy(
+            update={"errors": [FieldError(field="name", message="Field required")]}
+        )
+    return problem.model_dump(mode="json")
 
 
-def _operation(op: Operation) -> Schema:
-    out: Schema = {
-        "operationId": op.operation_id,
-        "summary": op.summary,
-        "tags": [op.tag],
-        "parameters": [ref(name, "parameters") for name in (*op.parameters, "RequestId")],
-        "security": [] if op.access == "public" else [{"bearerAuth": []}],
-        "x-coffer-access": op.access,
-        "responses": {
-            **{str(status): copy.deepcopy(r) for status, r in op.responses.items()},
-            **_error_responses(op),
-        },
-    }
+def _schema_ref(shape: type[BaseModel] | str | Schema) -> Schema:
+    if isinstance(shape, dict):
+        return shape
+    return ref(shape if isinstance(shape, str) else shape.__name__)
+
+
+def _reply(reply: Reply) -> Schema:
+    out: Schema = {"description": reply.description}
+    if reply.shape is not None:
+        out["content"] = {reply.media: {"schema": _schema_ref(reply.shape)}}
+    out["headers"] = {name: ref(name, "headers") for name in ("X-Request-ID", *reply.headers)}
+    return out
+
+
+def _query_parameters(view: Any) -> list[Schema]:
+    """The view's query model as OpenAPI parameters (a query value is never null)."""
+    schema = query_model(view).model_json_schema(mode="validation")
+    required = set(schema.get("required", ()))
+    out = []
+    for name, given in schema.get("properties", {}).items():
+        prop = {k: v for k, v in given.items() if k != "title" and v is not None}
+        description = prop.pop("description", None)
+        variants = [v for v in prop.pop("anyOf", []) if v != {"type": "null"}]
+        if variants:
+            prop.update(variants[0])
+        param: Schema = {"name": name, "in": "query", "required": name in required}
+        if description:
+            param["description"] = description
+        out.append({**param, "schema": prop})
+    return out
+
+
+def _operation(op: Operation, path_args: list[str], view: Any) -> Schema:
     access_note = {
         "public": "No key needed.",
         "server": "A server or admin key.",
         "admin": "An admin key; a server key is `403 forbidden`.",
     }[op.access]
-    out["description"] = f"{op.description} {access_note}".strip()
+    section = f"Contract: {op.section} {SECTIONS[op.section]}."
+    out: Schema = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": f"{op.description} {access_note} {section}".strip(),
+        "tags": [op.tag],
+        "parameters": [
+            *(ref(PATH_PARAMETERS[name], "parameters") for name in path_args),
+            *_query_parameters(view),
+            *(ref(name, "parameters") for name in (*op.headers, "RequestId")),
+        ],
+        "security": [] if op.access == "public" else [{"bearerAuth": []}],
+        "x-coffer-access": op.access,
+        "x-coffer-contract-section": op.section,
+        "responses": {
+            **{str(status): _reply(reply) for status, reply in op.responses.items()},
+            **_error_responses(op),
+        },
+    }
     if op.body is not None:
         out["requestBody"] = {
             "required": True,
-            "content": {media: {"schema": schema} for media, schema in op.body.items()},
+            "content": {media: {"schema": _schema_ref(s)} for media, s in op.body.items()},
         }
     return out
+
+
+def _models() -> tuple[list[type[BaseModel]], list[type[BaseModel]]]:
+    """The request models and the response models the operations name."""
+    requests: dict[str, type[BaseModel]] = {}
+    responses: dict[str, type[BaseModel]] = {"Problem": Problem}
+    for op in OPERATIONS.values():
+        for body in (op.body or {}).values():
+            if isinstance(body, type):
+                requests[body.__name__] = body
+        for reply in op.responses.values():
+            if isinstance(reply.shape, type):
+                responses[reply.shape.__name__] = reply.shape
+    return list(requests.values()), list(responses.values())
+
+
+def _schemas() -> dict[str, Schema]:
+    """The models' JSON Schemas: requests as they validate, responses as they serialize."""
+    requests, responses = _models()
+    _, schema = models_json_schema(
+        [(model, "validation") for model in requests]
+        + [(model, "serialization") for model in responses],
+        ref_template="#/components/schemas/{model}",
+    )
+    defs: dict[str, Schema] = schema["$defs"]
+    # A patch changes only the fields present: no defaults, and the required fields of a
+    # definition refuse null (the model's validator says so; its schema cannot).
+    for name, prop in defs["RewardPatch"]["properties"].items():
+        prop.pop("default", None)
+        if name in ("name", "type", "max_claims_per_user"):
+            prop.update(prop.pop("anyOf")[0])
+    return {**defs, **RAW_SCHEMAS}
+
+
+def template(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: `<path:participant_id>` -> `{participant_id}`."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def _paths(app: Flask) -> dict[str, Schema]:
+    paths: dict[str, Schema] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        if rule.endpoint not in OPERATIONS:
+            raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no entry in OPERATIONS")
+        op = OPERATIONS[rule.endpoint]
+        path_args = re.findall(r"<(?:\w+:)?(\w+)>", rule.rule)
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(template(rule.rule), {})[method.lower()] = _operation(
+                op, path_args, view
+            )
+    return paths
 
 
 def _version() -> str:
@@ -605,12 +228,10 @@ def _version() -> str:
         return "0.0.0"
 
 
-@cache
-def document() -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document (built once; treat it as read-only)."""
-    paths: dict[str, Schema] = {}
-    for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method] = _operation(op)
+def build(app: Flask) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document for this app's routes."""
+    paths = _paths(app)
+    tags = dict.fromkeys(op.tag for op in OPERATIONS.values())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -619,13 +240,14 @@ def document() -> dict[str, Any]:
             "summary": "A headless rewards engine: catalog, code inventory, points, claims.",
             "description": "Every error is `application/problem+json` (RFC 9457) with `type` "
             "and `code` holding the same stable code. A key sees only its own tenant's rows in "
-            "its own mode: another tenant's object is 404. Unknown paths are `404 not_found`, "
-            "unknown methods `405 method_not_allowed`.",
+            "its own mode: another tenant's object is 404. Unknown query parameters are "
+            "`400 validation_error` on every endpoint, unknown paths `404 not_found`, unknown "
+            "methods `405 method_not_allowed`.",
         },
-        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "tags": [{"name": name} for name in tags],
         "paths": paths,
         "components": {
-            "schemas": {**_request_schemas(), **RESPONSE_SCHEMAS},
+            "schemas": _schemas(),
             "headers": HEADERS,
             "parameters": PARAMETERS,
             "securitySchemes": {
@@ -639,3 +261,10 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The app's document, built once per app (treat it as read-only)."""
+    if "coffer.openapi" not in app.extensions:
+        app.extensions["coffer.openapi"] = build(app)
+    return app.extensions["coffer.openapi"]  # type: ignore[no-any-return]

@@ -77,7 +77,7 @@ class Seeder:
         )
         principal = self.principal(tenant)
         with self.db.transaction() as session:
-            reward_id = create_reward(session, principal=principal, definition=definition)["id"]
+            reward_id = create_reward(session, principal=principal, definition=definition).id
         if codes:
             tag = reward_id[-8:].upper()
             upload = CodeUpload.model_construct(codes=[f"B{tag}-{i:08d}" for i in range(codes)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,47 +11,40 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core import stock_alerts
-from core.clock import to_wire, utcnow
+from core.clock import utcnow
 from core.errors import RewardNotFound, ValidationFailed
 from core.ids import new_id
 from core.inputs import RewardDefinition, RewardPatch
 from core.lifecycle import is_active, status_of
 from core.models import Inventory, Reward
+from core.schemas import RewardEntry, RewardPage
 from core.tenants import Principal
 
-MAX_PAGE = 200
 _CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
 
 
-@dataclass(frozen=True)
-class Page:
-    rewards: list[dict[str, Any]]
-    total: int
-    next_cursor: str | None
-
-
-def entry(reward: Reward, inventory: Inventory, now: datetime) -> dict[str, Any]:
+def entry(reward: Reward, inventory: Inventory, now: datetime) -> RewardEntry:
     """The catalog entry, with available_codes computed at read time."""
-    return {
-        "id": reward.id,
-        "name": reward.name,
-        "type": reward.type,
-        "description": reward.description,
-        "points_cost": reward.points_cost,
-        "available_codes": None if reward.generates_codes else inventory.available,
-        "max_claims_per_user": reward.max_claims_per_user,
-        "expires_at": to_wire(reward.expires_at),
-        "starts_at": to_wire(reward.starts_at),
-        "code_expiry_days": reward.code_expiry_days,
-        "low_stock_threshold": reward.low_stock_threshold,
-        "status": status_of(reward, now),
-        "created_at": to_wire(reward.created_at),
-    }
+    return RewardEntry(
+        id=reward.id,
+        name=reward.name,
+        type=reward.type,  # type: ignore[arg-type]  # the column holds one of REWARD_TYPES
+        description=reward.description,
+        points_cost=reward.points_cost,
+        available_codes=None if reward.generates_codes else inventory.available,
+        max_claims_per_user=reward.max_claims_per_user,
+        expires_at=reward.expires_at,
+        starts_at=reward.starts_at,
+        code_expiry_days=reward.code_expiry_days,
+        low_stock_threshold=reward.low_stock_threshold,
+        status=status_of(reward, now),
+        created_at=reward.created_at,
+    )
 
 
 def create_reward(
     session: Session, *, principal: Principal, definition: RewardDefinition
-) -> dict[str, Any]:
+) -> RewardEntry:
     """Create a definition and its (empty) inventory."""
     now = utcnow()
     reward = Reward(
@@ -80,7 +72,7 @@ def create_reward(
 
 def update_reward(
     session: Session, *, principal: Principal, reward_id: str, patch: RewardPatch
-) -> dict[str, Any]:
+) -> RewardEntry:
     """Change the fields present in the patch."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
     _apply(reward, patch.model_dump(include=patch.model_fields_set))
@@ -100,7 +92,8 @@ def deactivate_reward(session: Session, *, principal: Principal, reward_id: str)
         reward.deactivated_at = reward.updated_at = utcnow()
 
 
-def get_reward(session: Session, *, principal: Principal, reward_id: str) -> dict[str, Any]:
+def get_reward(session: Session, *, principal: Principal, reward_id: str) -> RewardEntry:
+    """One catalog entry, whatever its status."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
     return entry(reward, inventory, utcnow())
 
@@ -112,7 +105,7 @@ def list_rewards(
     reward_type: str | None,
     limit: int,
     cursor: str | None,
-) -> Page:
+) -> RewardPage:
     """Active, started, unexpired rewards in creation order, `limit` at a time."""
     now = utcnow()
     conditions = [
@@ -135,7 +128,9 @@ def list_rewards(
     rows = session.execute(query).all()
     page = [entry(reward, inventory, now) for reward, inventory in rows[:limit]]
     more = len(rows) > limit
-    return Page(page, total, encode_cursor(page[-1]["id"]) if more else None)
+    return RewardPage(
+        rewards=page, total=total, next_cursor=encode_cursor(page[-1].id) if more else None
+    )
 
 
 def load(

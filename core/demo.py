@@ -46,8 +46,8 @@ def seed_demo(session: Session) -> dict[str, Any]:
         )
         if item["codes"]:
             upload = CodeUpload(codes=item["codes"])
-            upload_codes(session, principal=admin, reward_id=entry["id"], upload=upload)
-        reward_ids.append(entry["id"])
+            upload_codes(session, principal=admin, reward_id=entry.id, upload=upload)
+        reward_ids.append(entry.id)
     credit = PointsCredit(amount=1500, reason="demo welcome bonus")
     path = f"/api/v1/gamify/participants/{DEMO_PARTICIPANT}/points"
     credit_points(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -15,23 +14,10 @@ from core.clock import utcnow
 from core.errors import ValidationFailed
 from core.inputs import CodeUpload
 from core.models import RewardCode
+from core.schemas import CodeUploadResult
 from core.tenants import Principal
 
 _LOOKUP_CHUNK = 10_000
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    added: int
-    duplicates: int
-    available_codes: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "added": self.added,
-            "duplicates": self.duplicates,
-            "available_codes": self.available_codes,
-        }
 
 
 def parse_csv(text: str, *, header: bool = False) -> CodeUpload:
@@ -68,7 +54,7 @@ def parse_csv(text: str, *, header: bool = False) -> CodeUpload:
 
 def upload_codes(
     session: Session, *, principal: Principal, reward_id: str, upload: CodeUpload
-) -> UploadResult:
+) -> CodeUploadResult:
     """Add the codes not already present, after the existing ones, in the order given.
 
     The inventory row is locked, so concurrent uploads and claims of this reward
@@ -95,7 +81,7 @@ def upload_codes(
     inventory.uploaded_count += len(fresh)
     stock_alerts.rearm(reward, inventory)
     session.flush()
-    return UploadResult(
+    return CodeUploadResult(
         added=len(fresh),
         duplicates=len(upload.codes) - len(fresh),
         available_codes=inventory.available,

@@ -17,12 +17,14 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from core.clock import to_wire, utcnow
+from core.clock import utcnow
 from core.db import insert_for
 from core.idempotency import Recorded, complete, record
 from core.ids import new_id
 from core.inputs import PointsCredit
 from core.models import LedgerEntry, Participant
+from core.schemas import LedgerEntry as LedgerEntryShape
+from core.schemas import PointsCredited, PointsSummary
 from core.tenants import Principal
 
 MAX_ENTRIES = 1000
@@ -185,17 +187,15 @@ def credit_points(
         at=now,
     )
     save(session, [account], [ledger_entry])
-    body = {
-        "participant_id": external_id,
-        "balance": account.balance,
-        "entry_id": ledger_entry["entry_id"],
-    }
+    body = PointsCredited(
+        participant_id=external_id, balance=account.balance, entry_id=ledger_entry["entry_id"]
+    ).wire()
     return complete(session, record_id=recorded.id, response_status=201, body=body)
 
 
 def points_summary(
     session: Session, *, principal: Principal, external_id: str, limit: int = MAX_ENTRIES
-) -> dict[str, Any]:
+) -> PointsSummary:
     """Balance and ledger, newest first; an unknown participant has balance 0 and no entries."""
     participant = session.execute(
         select(Participant.id, Participant.balance).where(
@@ -205,26 +205,26 @@ def points_summary(
         )
     ).one_or_none()
     if participant is None:
-        return {"participant_id": external_id, "balance": 0, "entries": []}
+        return PointsSummary(participant_id=external_id, balance=0, entries=[])
     entries = session.scalars(
         select(LedgerEntry)
         .where(LedgerEntry.participant_id == participant.id)
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     )
-    return {
-        "participant_id": external_id,
-        "balance": participant.balance,
-        "entries": [
-            {
-                "entry_id": e.entry_id,
-                "amount": e.amount,
-                "kind": e.kind,
-                "reason": e.reason,
-                "claim_id": e.claim_id,
-                "balance_after": e.balance_after,
-                "created_at": to_wire(e.created_at),
-            }
+    return PointsSummary(
+        participant_id=external_id,
+        balance=participant.balance,
+        entries=[
+            LedgerEntryShape(
+                entry_id=e.entry_id,
+                amount=e.amount,
+                kind=e.kind,  # type: ignore[arg-type]  # the column's CHECK holds these kinds
+                reason=e.reason,
+                claim_id=e.claim_id,
+                balance_after=e.balance_after,
+                created_at=e.created_at,
+            )
             for e in entries
         ],
-    }
+    )

@@ -20,7 +20,7 @@ from core.claims.service import Waker
 from core.db import Database
 from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
-from core.settings import Settings, get_settings
+from core.settings import Settings, load_settings_or_exit
 
 
 @dataclass
@@ -80,7 +80,8 @@ def get_runtime() -> Runtime:
     """This process's runtime, built on first use."""
     with _Holder.lock:
         if _Holder.runtime is None or _Holder.pid != os.getpid():
-            _Holder.runtime, _Holder.pid = build_runtime(get_settings()), os.getpid()
+            # Built by an entry point: unusable settings stop it with one line (CONTRACT §1).
+            _Holder.runtime, _Holder.pid = build_runtime(load_settings_or_exit()), os.getpid()
         return _Holder.runtime
 
 

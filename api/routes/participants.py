@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from api.auth import load_principal, principal
-from api.bodies import json_body, participant_id_from, query_choice
+from api.bodies import json_body, participant_id_from
+from api.query import query_args, takes_query
+from api.respond import json_response, stored_response
 from api.services import services
 from core import points
 from core.claims.queries import participant_rewards
 from core.idempotency import fingerprint, parse_key
 from core.inputs import PointsCredit
+from core.schemas import ParticipantRewards, ParticipantRewardsQuery
 
 bp = Blueprint("participants", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
@@ -22,7 +25,7 @@ def _checked(participant_id: str) -> str:
 
 
 @bp.post("/participants/<path:participant_id>/points")
-def credit(participant_id: str) -> tuple[Response, int, dict[str, str]]:
+def credit(participant_id: str) -> Response:
     key = parse_key(request.headers.get("Idempotency-Key"))
     body = json_body(PointsCredit)
     print_ = fingerprint("POST", request.path, body.model_dump())
@@ -36,7 +39,8 @@ def credit(participant_id: str) -> tuple[Response, int, dict[str, str]]:
             print_=print_,
         )
     headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
-    return jsonify(recorded.response_body), recorded.response_status or 201, headers
+    # The body core stored (a PointsCredited) when the credit was made, answered as stored.
+    return stored_response(recorded.response_body or {}, recorded.response_status or 201, headers)
 
 
 @bp.get("/participants/<path:participant_id>/points")
@@ -45,16 +49,18 @@ def balance(participant_id: str) -> Response:
         summary = points.points_summary(
             session, principal=principal(), external_id=_checked(participant_id)
         )
-    return jsonify(summary)
+    return json_response(summary)
 
 
 @bp.get("/participants/<path:participant_id>/rewards")
+@takes_query(ParticipantRewardsQuery)
 def rewards(participant_id: str) -> Response:
+    query = query_args(ParticipantRewardsQuery)
     with services().runtime.db.transaction() as session:
         held = participant_rewards(
             session,
             principal=principal(),
             external_id=_checked(participant_id),
-            include_reversed=query_choice("include", ("reversed",)) == "reversed",
+            include_reversed=query.include == "reversed",
         )
-    return jsonify(held)
+    return json_response(ParticipantRewards.model_validate(held))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from sqlalchemy.orm import Session
 
 from api.auth import admin_only, load_principal, principal
-from api.bodies import csv_codes, json_body, participant_id_from, query_choice, query_int
+from api.bodies import csv_codes, json_body
+from api.query import query_args, takes_query
+from api.respond import json_response
 from api.services import services
 from core import catalog, inventory
-from core.claims.eligibility import add_eligibility
+from core.claims.eligibility import eligibility
 from core.inputs import CodeUpload, RewardDefinition, RewardPatch
-from core.models import REWARD_TYPES
+from core.schemas import RewardsQuery
 
 bp = Blueprint("rewards", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
@@ -24,41 +26,43 @@ def _db() -> AbstractContextManager[Session]:
 
 
 @bp.get("/rewards")
+@takes_query(RewardsQuery)
 def list_rewards() -> Response:
-    reward_type = query_choice("reward_type", REWARD_TYPES)
-    limit = query_int("limit", default=50, low=1, high=catalog.MAX_PAGE)
-    participant_id = request.args.get("participant_id")
+    query = query_args(RewardsQuery)
     with _db() as session:
         page = catalog.list_rewards(
             session,
             principal=principal(),
-            reward_type=reward_type,
-            limit=limit,
-            cursor=request.args.get("cursor"),
+            reward_type=query.reward_type,
+            limit=query.limit,
+            cursor=query.cursor,
         )
-        if participant_id is not None:
-            add_eligibility(
-                session,
-                principal=principal(),
-                external_id=participant_id_from(participant_id, field="participant_id"),
-                entries=page.rewards,
+        if query.participant_id is not None:
+            page = page.with_eligibility(
+                eligibility(
+                    session,
+                    principal=principal(),
+                    external_id=query.participant_id,
+                    reward_ids=[entry.id for entry in page.rewards],
+                )
             )
-    return jsonify(rewards=page.rewards, total=page.total, next_cursor=page.next_cursor)
+    return json_response(page)
 
 
 @bp.post("/rewards")
 @admin_only
-def create_reward() -> tuple[Response, int, dict[str, str]]:
+def create_reward() -> Response:
     definition = json_body(RewardDefinition)
     with _db() as session:
         entry = catalog.create_reward(session, principal=principal(), definition=definition)
-    return jsonify(entry), 201, {"Location": f"{request.path}/{entry['id']}"}
+    return json_response(entry, 201, {"Location": f"{request.path}/{entry.id}"})
 
 
 @bp.get("/rewards/<reward_id>")
 def get_reward(reward_id: str) -> Response:
     with _db() as session:
-        return jsonify(catalog.get_reward(session, principal=principal(), reward_id=reward_id))
+        entry = catalog.get_reward(session, principal=principal(), reward_id=reward_id)
+    return json_response(entry)
 
 
 @bp.patch("/rewards/<reward_id>")
@@ -69,7 +73,7 @@ def update_reward(reward_id: str) -> Response:
         entry = catalog.update_reward(
             session, principal=principal(), reward_id=reward_id, patch=patch
         )
-    return jsonify(entry)
+    return json_response(entry)
 
 
 @bp.delete("/rewards/<reward_id>")
@@ -88,4 +92,4 @@ def upload_codes(reward_id: str) -> Response:
         result = inventory.upload_codes(
             session, principal=principal(), reward_id=reward_id, upload=upload
         )
-    return jsonify(result.as_dict())
+    return json_response(result)

@@ -16,25 +16,13 @@ from werkzeug.test import TestResponse
 from api.ratelimit import RateLimiter
 from core.models import IdempotencyRecord, LedgerEntry, Participant, Reward, RewardCode
 from core.runtime import Runtime
+from core.schemas import RewardEntry
 from tests.support.tenants import TestTenant
 
 GAMIFY = "/api/v1/gamify"
 PROBLEM_JSON = "application/problem+json"
-ENTRY_KEYS = {
-    "id",
-    "name",
-    "type",
-    "description",
-    "points_cost",
-    "available_codes",
-    "max_claims_per_user",
-    "expires_at",
-    "starts_at",
-    "code_expiry_days",
-    "low_stock_threshold",
-    "status",
-    "created_at",
-}
+# The members every catalog entry carries, in wire order (eligibility only on request).
+ENTRY_KEYS = [name for name, field in RewardEntry.model_fields.items() if field.is_required()]
 
 
 def new_id(prefix: str = "user") -> str:

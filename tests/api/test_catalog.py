@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core.runtime import Runtime
+from core.schemas import RewardPage
 from tests.api.conftest import ENTRY_KEYS, Caller, assert_problem, error_fields, reward_rows
 from tests.support.tenants import TestTenant
 
@@ -26,7 +27,7 @@ def test_a_created_reward_is_exactly_the_contract_entry_with_its_defaults(admin:
 
     assert response.status_code == 201
     entry = response.json
-    assert set(entry) == ENTRY_KEYS
+    assert list(entry) == ENTRY_KEYS
     assert entry["id"].startswith("rwd_")
     assert response.headers["Location"] == f"/api/v1/gamify/rewards/{entry['id']}"
     assert entry == {
@@ -146,10 +147,10 @@ def test_listing_entries_have_exactly_the_contract_keys(admin: Caller) -> None:
 
     response = admin.get("/rewards")
 
-    assert set(response.json) == {"rewards", "total", "next_cursor"}
+    assert list(response.json) == list(RewardPage.model_fields)
     assert len(response.json["rewards"]) == 2
     for entry in response.json["rewards"]:
-        assert set(entry) == ENTRY_KEYS
+        assert list(entry) == ENTRY_KEYS
 
 
 def test_cursor_pagination_visits_every_listed_reward_once_and_total_counts_all(
@@ -223,7 +224,7 @@ def test_patch_changes_only_the_fields_given(admin: Caller) -> None:
 
     assert response.status_code == 200
     changed = response.json
-    assert set(changed) == ENTRY_KEYS
+    assert list(changed) == ENTRY_KEYS
     assert (changed["name"], changed["points_cost"]) == ("New", 250)
     assert changed["description"] == "keep me"
     assert changed["created_at"] == reward["created_at"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.runtime import Runtime
+from core.schemas import ClaimPending
 from tests.api.conftest import (
     Caller,
     assert_problem,
@@ -37,7 +38,7 @@ def test_an_accepted_claim_answers_202_pending_with_its_location(
     response = server.claim(reward_id, {"participant_id": new_id()}, key=key)
 
     assert response.status_code == 202
-    assert set(response.json) == {"claim_id", "status"}
+    assert list(response.json) == list(ClaimPending.model_fields)
     assert response.json["status"] == "pending"
     assert response.json["claim_id"].startswith("clm_")
     assert response.headers["Location"] == f"/api/v1/gamify/claims/{response.json['claim_id']}"

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from core.models import Participant
 from core.runtime import Runtime
+from core.schemas import PointsCredited
 from tests.api.conftest import (
     Caller,
     assert_problem,
@@ -46,7 +47,7 @@ def test_a_credit_answers_201_with_the_new_balance_and_its_entry(admin: Caller) 
     second = admin.credit(participant, 50)
 
     assert first.status_code == second.status_code == 201
-    assert set(first.json) == {"participant_id", "balance", "entry_id"}
+    assert list(first.json) == list(PointsCredited.model_fields)
     assert first.json["participant_id"] == participant
     assert (first.json["balance"], second.json["balance"]) == (150, 200)
     assert first.json["entry_id"].startswith("pte_")

@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from core.catalog import get_reward
 from core.errors import RewardNotFound
 from core.inputs import CodeUpload
-from core.inventory import UploadResult, upload_codes
+from core.inventory import upload_codes
 from core.models import Inventory, RewardCode
 from core.runtime import Runtime
+from core.schemas import CodeUploadResult
 from tests.api.conftest import codes_in_seq_order
 from tests.support.claims import new_reward
 from tests.support.tenants import TestTenant
@@ -35,7 +36,7 @@ def test_concurrent_overlapping_uploads_add_each_code_once_with_contiguous_posit
     ]
     go = threading.Event()
 
-    def upload(codes: list[str]) -> UploadResult:
+    def upload(codes: list[str]) -> CodeUploadResult:
         go.wait(timeout=30)
         with runtime.db.transaction() as session:
             return upload_codes(
@@ -61,7 +62,7 @@ def test_concurrent_overlapping_uploads_add_each_code_once_with_contiguous_posit
         assert inventory is not None
         assert (inventory.uploaded_count, inventory.allocated_count) == (len(distinct), 0)
         entry = get_reward(session, principal=tenant.principal(), reward_id=reward_id)
-    assert entry["available_codes"] == len(distinct)
+    assert entry.available_codes == len(distinct)
     # Uploads were serialized: each one's new codes are the run of positions just below
     # the available count it reported, in the order it gave them, and the runs tile 1..N.
     runs = []

@@ -201,8 +201,8 @@ def test_the_summary_lists_the_newest_entries_first_up_to_its_limit(
             session, principal=tenant.principal(), external_id=participant, limit=2
         )
 
-    assert summary["balance"] == 10  # the balance counts every entry, not just those shown
-    assert [(e["amount"], e["balance_after"]) for e in summary["entries"]] == [(4, 10), (3, 6)]
+    assert summary.balance == 10  # the balance counts every entry, not just those shown
+    assert [(e.amount, e.balance_after) for e in summary.entries] == [(4, 10), (3, 6)]
 
 
 def test_the_summary_never_shows_another_modes_entries(
@@ -216,7 +216,7 @@ def test_the_summary_never_shows_another_modes_entries(
             session, principal=tenant.principal("test"), external_id=participant
         )
 
-    assert test_mode == {"participant_id": participant, "balance": 0, "entries": []}
+    assert test_mode.wire() == {"participant_id": participant, "balance": 0, "entries": []}
 
 
 def test_the_database_refuses_a_negative_balance(runtime: Runtime, tenant: TestTenant) -> None:

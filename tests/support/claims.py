@@ -23,9 +23,7 @@ from tests.support.tenants import TestTenant
 def new_reward(db: Database, tenant: TestTenant, *, codes: int = 0, **fields: Any) -> str:
     definition = RewardDefinition.model_validate({"name": "Coupon", "type": "coupon", **fields})
     with db.transaction() as session:
-        reward_id = create_reward(session, principal=tenant.principal(), definition=definition)[
-            "id"
-        ]
+        reward_id = create_reward(session, principal=tenant.principal(), definition=definition).id
         if codes:
             upload = CodeUpload(codes=[f"{reward_id}-{n:07d}" for n in range(1, codes + 1)])
             upload_codes(session, principal=tenant.principal(), reward_id=reward_id, upload=upload)

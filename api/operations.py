@@ -1,0 +1,339 @@
+"""What the code cannot tell about each endpoint, for the OpenAPI document (api/openapi.py).
+
+Paths, parameters and body shapes come from the routes and the models; this
+table adds each endpoint's summary, the CONTRACT.md section that specifies it,
+its access level and the error codes it can answer, keyed by Flask endpoint.
+A new route needs an entry here, or the document refuses to build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from core import errors
+from core.inputs import (
+    ClaimBody,
+    CodeUpload,
+    PointsCredit,
+    ReversalBody,
+    RewardDefinition,
+    RewardPatch,
+)
+from core.schemas import (
+    ClaimPending,
+    ClaimStatus,
+    ClaimSucceeded,
+    CodeUploadResult,
+    Health,
+    ParticipantRewards,
+    PointsCredited,
+    PointsSummary,
+    Readiness,
+    RewardEntry,
+    RewardPage,
+)
+
+JSON = "application/json"
+Schema = dict[str, Any]
+Shape = type[BaseModel] | str | None  # a model, a name in RAW_SCHEMAS, or no body
+
+
+def _error_catalog() -> dict[str, type[errors.CofferError]]:
+    """Every stable error code defined in core/errors.py, with its class."""
+    found: dict[str, type[errors.CofferError]] = {}
+    pending: list[type[errors.CofferError]] = [errors.CofferError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "code" in vars(cls):  # ClaimRejected only groups the 409s
+            found[cls.code] = cls
+    return found
+
+
+ERRORS = _error_catalog()
+CLAIM_REJECTIONS = sorted(c.code for c in ERRORS.values() if issubclass(c, errors.ClaimRejected))
+
+
+# Bodies that are not JSON objects, so not pydantic models.
+RAW_SCHEMAS: dict[str, Schema] = {
+    "PrometheusText": {"type": "string", "description": "Prometheus text exposition format."},
+    "OpenAPIDocument": {
+        "type": "object",
+        "required": ["openapi", "info", "paths"],
+        "description": "This document.",
+    },
+    "HtmlPage": {"type": "string", "description": "An HTML page."},
+}
+
+HEADERS: dict[str, Schema] = {
+    "X-Request-ID": {
+        "description": "The request id (the one sent, if well-formed), also in the logs.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+    },
+    "Location": {
+        "description": "Where the object can be read.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "Present on a replay of an earlier request under the same key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Preference-Applied": {
+        "description": "The Prefer preference honoured: respond-async or wait=N (capped).",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds until the key may send again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+def _id(prefix: str) -> Schema:
+    return {"type": "string", "examples": [f"{prefix}_01jd3x8k2m9q4r7t5v6w8y0z1a"]}
+
+
+PARAMETERS: dict[str, Schema] = {
+    "RewardId": {
+        "name": "reward_id",
+        "in": "path",
+        "required": True,
+        "description": "The reward's id, as its catalog entry's `id` gives it.",
+        "schema": _id("rwd"),
+    },
+    "ClaimId": {
+        "name": "claim_id",
+        "in": "path",
+        "required": True,
+        "description": "The claim's id, as the claim response's `claim_id` gives it.",
+        "schema": _id("clm"),
+    },
+    "ParticipantId": {
+        "name": "participant_id",
+        "in": "path",
+        "required": True,
+        "description": "The tenant's own id: 1-255 characters, no leading or trailing "
+        "whitespace, no control or formatting characters (Unicode Cc, Cf) and no `.` or `..` "
+        "path segments (400 validation_error otherwise, at every endpoint; Coffer never "
+        "accepts such an id, so none needs addressing). It may contain `/`, also at its "
+        "start or end or doubled, percent-encoded or not: paths are taken as sent, never "
+        "redirected (docs/inputs.md).",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+        },
+    },
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": True,
+        "description": "1-255 printable ASCII characters; a quoted structured-field string "
+        '`"abc"` is the same key as `abc`. Scoped to tenant and mode; never expires.',
+        "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+    },
+    "Prefer": {
+        "name": "Prefer",
+        "in": "header",
+        "description": "`respond-async` answers 202 at once; `wait=N` waits up to N seconds "
+        "(capped by COFFER_CLAIM_WAIT_MS, the default wait). Not part of the request a key "
+        "is compared against.",
+        "schema": {"type": "string", "examples": ["respond-async", "wait=2"]},
+    },
+    "RequestId": {
+        "name": "X-Request-ID",
+        "in": "header",
+        "description": "A request id to log under (1-64 of `A-Za-z0-9._:-`); else one is made.",
+        "schema": {"type": "string"},
+    },
+}
+PATH_PARAMETERS = {  # path argument -> name in PARAMETERS
+    "reward_id": "RewardId",
+    "claim_id": "ClaimId",
+    "participant_id": "ParticipantId",
+}
+SECTIONS = {
+    "§4": "Catalog and admin",
+    "§5": "Points",
+    "§6": "Claims",
+    "§7": "Facts, fulfillment and webhooks",
+    "§9": "Operations",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A success response: its body's shape and the headers it carries."""
+
+    description: str
+    shape: Shape = None
+    headers: tuple[str, ...] = ()
+    media: str = JSON
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the code cannot tell about an endpoint.
+
+    `access` is public (no key), server (server or admin key) or admin;
+    `section` is the CONTRACT.md section that specifies it.
+    """
+
+    operation_id: str
+    summary: str
+    section: str
+    tag: str
+    access: str
+    responses: dict[int, Reply]
+    errors: tuple[str, ...] = ()
+    body: dict[str, type[BaseModel] | Schema] | None = None  # media type -> model or schema
+    headers: tuple[str, ...] = ()  # header parameters, names in PARAMETERS
+    description: str = ""
+    error_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # status -> names
+
+
+CLAIM_HEADERS = ("Idempotent-Replayed", "Preference-Applied")
+ENTRY = Reply("The catalog entry.", RewardEntry)
+
+OPERATIONS: dict[str, Operation] = {
+    "rewards.list_rewards": Operation(
+        "listRewards", "List the catalog", "§4", "Catalog", "server",
+        {200: Reply("A page of catalog entries.", RewardPage)},
+        description="Active, started, unexpired rewards in creation order, `limit` at a time; "
+        "`total` counts all matching rewards, `next_cursor` reads the next page. With "
+        "`participant_id`, each entry carries that participant's `eligibility`: what a claim "
+        "with `points_deduction: true` would meet right now.",
+    ),
+    "rewards.create_reward": Operation(
+        "createReward", "Create a reward", "§4", "Catalog", "admin",
+        {201: Reply("The new catalog entry.", RewardEntry, headers=("Location",))},
+        body={JSON: RewardDefinition},
+        description="Creates a definition with an empty inventory.",
+    ),
+    "rewards.get_reward": Operation(
+        "getReward", "Read a reward", "§4", "Catalog", "server",
+        {200: ENTRY}, errors=("reward_not_found",),
+        description="Also for a scheduled, expired or deactivated reward (see `status`).",
+    ),
+    "rewards.update_reward": Operation(
+        "updateReward", "Change a reward", "§4", "Catalog", "admin",
+        {200: ENTRY}, errors=("reward_not_found",), body={JSON: RewardPatch},
+        description="Only the fields present change; `null` clears a nullable field.",
+    ),
+    "rewards.deactivate_reward": Operation(
+        "deactivateReward", "Deactivate a reward", "§4", "Catalog", "admin",
+        {204: Reply("Deactivated; existing claims stay readable.")},
+        errors=("reward_not_found",),
+        description="No new claims of it; `GET /rewards/{reward_id}` shows it `inactive`.",
+    ),
+    "rewards.upload_codes": Operation(
+        "uploadCodes", "Upload codes", "§4", "Inventory", "admin",
+        {200: Reply("What the upload added.", CodeUploadResult)},
+        errors=("reward_not_found",),
+        body={
+            JSON: CodeUpload,
+            "text/csv": {"type": "string", "description": "One code a line; blank lines skipped."},
+        },
+        description="Codes are unique per reward: one already present, or repeated within the "
+        "upload, counts as a duplicate and is added once. Codes are allocated oldest upload "
+        "first, in upload order.",
+    ),
+    "claims.claim": Operation(
+        "claimReward", "Claim a reward", "§6", "Claims", "server",
+        {
+            201: Reply("The claim succeeded.", ClaimSucceeded, headers=CLAIM_HEADERS),
+            202: Reply(
+                "Accepted, still pending.", ClaimPending, headers=("Location", *CLAIM_HEADERS)
+            ),
+        },
+        headers=("IdempotencyKey", "Prefer"), body={JSON: ClaimBody},
+        error_headers={409: CLAIM_HEADERS},  # a business failure is an outcome, like 201
+        errors=(
+            "idempotency_key_missing", "reward_not_found", "idempotency_key_reused",
+            *CLAIM_REJECTIONS,
+        ),
+        description="Records the claim under its key, queues it and waits for the worker "
+        "(COFFER_CLAIM_WAIT_MS, or as `Prefer` asks): 201 on success, the business failure "
+        "as its problem, else 202. Checks run in this order, the first failing one wins: "
+        "reward_not_found, reward_inactive, reward_expired, max_claims_exceeded, "
+        "insufficient_points, inventory_exhausted. The same key and request returns the "
+        "original outcome with `Idempotent-Replayed: true`; the same key with another request "
+        "is 422.",
+    ),
+    "claims.get_claim": Operation(
+        "getClaim", "Read a claim", "§6", "Claims", "server",
+        {200: Reply("Pending, failed (with its problem), succeeded or reversed.", ClaimStatus)},
+        errors=("claim_not_found",),
+        description="The claim's current state, told apart by `status`: a succeeded claim "
+        "also carries its `fulfillment_status`, a reversed one its `reversal`.",
+    ),
+    "claims.reverse": Operation(
+        "reverseClaim", "Reverse a claim", "§7", "Claims", "admin",
+        {200: Reply("The claim, reversed (or the replay).", ClaimStatus,
+                    headers=("Idempotent-Replayed",))},
+        headers=("IdempotencyKey",), body={JSON: ReversalBody},
+        errors=(
+            "idempotency_key_missing", "claim_not_found", "idempotency_key_reused",
+            "claim_not_reversible",
+        ),
+        description="Refunds the deducted points with a `reversal_refund` entry, returns the "
+        "code to the inventory with `restock: true` (offered again before codes never handed "
+        "out), frees the participant's max_claims_per_user slot; answers the claim as "
+        "`GET /claims/{claim_id}` shows it. A pending or failed claim is 409 "
+        "claim_not_reversible.",
+    ),
+    "participants.credit": Operation(
+        "creditPoints", "Credit points", "§5", "Participants", "server",
+        {201: Reply("Credited (or the replay of the original credit).", PointsCredited,
+                    headers=("Idempotent-Replayed",))},
+        headers=("IdempotencyKey",), body={JSON: PointsCredit},
+        errors=("idempotency_key_missing", "idempotency_key_reused"),
+        description="Adds `amount` points and appends a `credit` ledger entry, creating the "
+        "participant on first use; once per Idempotency-Key (a replay returns the original "
+        "answer with `Idempotent-Replayed: true`).",
+    ),
+    "participants.balance": Operation(
+        "getPoints", "Read a participant's points", "§5", "Participants", "server",
+        {200: Reply("Balance and ledger.", PointsSummary)},
+        description="The balance and the newest 1,000 ledger entries, newest first; an "
+        "unknown participant has balance 0 and no entries (200, not 404).",
+    ),
+    "participants.rewards": Operation(
+        "getParticipantRewards", "List a participant's claimed rewards", "§6", "Participants",
+        "server", {200: Reply("The participant's claims.", ParticipantRewards)},
+        description="Every claim the participant holds, newest first (the newest 1,000; "
+        "`total_claimed` counts all); none for an unknown participant.",
+    ),
+    "ops.healthz": Operation(
+        "healthz", "Process is up", "§9", "Operations", "public",
+        {200: Reply("Up.", Health)}, description="Answers while the process runs.",
+    ),
+    "ops.readyz": Operation(
+        "readyz", "Dependencies reachable", "§9", "Operations", "public",
+        {200: Reply("Ready.", Readiness), 503: Reply("Not ready.", Readiness)},
+        description="Ready when the database and the broker both answer.",
+    ),
+    "metrics.metrics": Operation(
+        "metrics", "Prometheus metrics", "§9", "Operations", "public",
+        {200: Reply("Prometheus text exposition.", "PrometheusText", media="text/plain")},
+        description="Claims by outcome, claim latency, queue depth; no ids in labels.",
+    ),
+    "ops.openapi": Operation(
+        "openapi", "This OpenAPI document", "§9", "Operations", "public",
+        {200: Reply("The OpenAPI 3.1 document.", "OpenAPIDocument")},
+        description="Generated from the routes and the pydantic models they use.",
+    ),
+    "docs.docs": Operation(
+        "docs", "Interactive API reference", "§9", "Operations", "public",
+        {200: Reply("Swagger UI over this document.", "HtmlPage", media="text/html")},
+        description="Works without internet access: every asset is served from this origin.",
+    ),
+}  # fmt: skip
+UNDOCUMENTED = frozenset({"docs.asset"})  # the files of the /docs page

@@ -1,0 +1,58 @@
+"""The wire shapes: one pydantic model per response shape (and per query string).
+
+Core functions build these, routes serialize them (api/respond.py), the OpenAPI
+document is generated from them (api/openapi.py), and tests compare bodies
+with them. Field order is wire order.
+"""
+
+from core.schemas.catalog import (
+    CodeUploadResult,
+    Eligibility,
+    RewardEntry,
+    RewardPage,
+    RewardStatus,
+)
+from core.schemas.claims import (
+    ClaimFailed,
+    ClaimPending,
+    ClaimRecord,
+    ClaimStatus,
+    ClaimSucceeded,
+    ClaimView,
+    ParticipantRewards,
+    Reversal,
+)
+from core.schemas.common import Timestamp, Wire
+from core.schemas.ops import Health, Readiness, ReadinessChecks
+from core.schemas.points import LedgerEntry, PointsCredited, PointsSummary
+from core.schemas.problems import FieldError, Problem
+from core.schemas.queries import ParticipantRewardsQuery, Query, RewardsQuery
+
+__all__ = [
+    "ClaimFailed",
+    "ClaimPending",
+    "ClaimRecord",
+    "ClaimStatus",
+    "ClaimSucceeded",
+    "ClaimView",
+    "CodeUploadResult",
+    "Eligibility",
+    "FieldError",
+    "Health",
+    "LedgerEntry",
+    "ParticipantRewards",
+    "ParticipantRewardsQuery",
+    "PointsCredited",
+    "PointsSummary",
+    "Problem",
+    "Query",
+    "Readiness",
+    "ReadinessChecks",
+    "Reversal",
+    "RewardEntry",
+    "RewardPage",
+    "RewardStatus",
+    "RewardsQuery",
+    "Timestamp",
+    "Wire",
+]

@@ -1,0 +1,95 @@
+"""Catalog shapes (CONTRACT §4): the catalog entry, a page of them, a code upload's result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
+from core.inputs import RewardType
+from core.schemas.common import Count, Timestamp, Wire, id_field
+
+RewardStatus = Literal["active", "scheduled", "expired", "inactive"]
+
+
+class Eligibility(Wire):
+    """What a claim with points_deduction by the participant asked about would meet now."""
+
+    eligible: bool = Field(description="Whether such a claim would pass every check right now.")
+    reason: str | None = Field(
+        description="The error code the claim would get (e.g. `insufficient_points`), else null."
+    )
+    claims_held: Count = Field(description="Claims of this reward the participant holds.")
+
+
+class RewardEntry(Wire):
+    """A catalog entry: a reward definition as it stands, with its stock read now."""
+
+    id: Annotated[str, id_field("rwd", "The reward's id.")]
+    name: str = Field(description="The reward's display name.")
+    type: RewardType = Field(description="What the reward is.")
+    description: str | None = Field(description="Free text for the storefront.")
+    points_cost: Annotated[int, Field(ge=1)] | None = Field(
+        description="Points a claim with points_deduction costs; null = free."
+    )
+    available_codes: Count | None = Field(
+        description="Unallocated codes left, computed at read time; null when the reward "
+        "generates codes (no inventory cap)."
+    )
+    max_claims_per_user: Annotated[int, Field(ge=1)] = Field(
+        description="Most claims of this reward one participant may hold."
+    )
+    expires_at: Timestamp | None = Field(description="No claims from then on; null = never.")
+    starts_at: Timestamp | None = Field(description="No claims before then; null = at once.")
+    code_expiry_days: Annotated[int, Field(ge=1)] | None = Field(
+        description="Days a claimed code stays valid (claim expires_at = claimed_at + this); "
+        "null = codes do not expire."
+    )
+    low_stock_threshold: Count | None = Field(
+        description="`reward.inventory_low` fires when available_codes falls below this."
+    )
+    status: RewardStatus = Field(
+        description="active, scheduled (before starts_at), expired (at or after expires_at) "
+        "or inactive (deactivated); deactivation wins, then expiry."
+    )
+    created_at: Timestamp = Field(description="When the reward was created.")
+    eligibility: Annotated[
+        Eligibility | SkipJsonSchema[None],
+        Field(
+            description="Present in a listing with `?participant_id=`: that participant's "
+            "eligibility, decided by the claim planner's own checks (a forecast, not a "
+            "reservation).",
+            exclude_if=lambda value: value is None,  # absent, never null, on the wire
+            json_schema_extra=lambda schema: schema.pop("default", None),
+        ),
+    ] = None
+
+
+class RewardPage(Wire):
+    """One page of active, started, unexpired rewards in creation order."""
+
+    rewards: list[RewardEntry] = Field(description="This page's entries.")
+    total: Count = Field(description="All matching rewards, not just this page.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+    def with_eligibility(self, verdicts: Mapping[str, Mapping[str, Any]]) -> RewardPage:
+        """This page with each entry's `eligibility` (reward id -> verdict) filled in."""
+        entries = [
+            entry.model_copy(update={"eligibility": Eligibility.model_validate(verdicts[entry.id])})
+            for entry in self.rewards
+        ]
+        return self.model_copy(update={"rewards": entries})
+
+
+class CodeUploadResult(Wire):
+    """What a code upload did: codes added, codes refused as present or repeated, codes left."""
+
+    added: Count = Field(description="Codes new to this reward, now in its inventory.")
+    duplicates: Count = Field(
+        description="Codes already present or repeated within the upload (added once)."
+    )
+    available_codes: Count = Field(description="Unallocated codes left after the upload.")

@@ -1,0 +1,51 @@
+"""Query parameters, one model per endpoint that takes any (CONTRACT §4).
+
+api/query.py refuses every parameter a route's model does not name, on every
+endpoint, and the OpenAPI document lists each model's fields as parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from core.inputs import ParticipantId, RewardType
+
+MAX_PAGE = 200
+
+
+def _page_size(raw: Any) -> Any:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if isinstance(raw, str) and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
+        raise PydanticCustomError("limit", f"must be an integer from 1 to {MAX_PAGE}")
+    return raw
+
+
+class Query(BaseModel):
+    """No parameters: any one given is a 400 validation_error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RewardsQuery(Query):
+    """GET /rewards."""
+
+    reward_type: RewardType | None = Field(default=None, description="Only this type.")
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(_page_size)] = Field(
+        default=50, description="Entries on this page."
+    )
+    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+    participant_id: ParticipantId | None = Field(
+        default=None,
+        description="Give each entry this participant's `eligibility` (CONTRACT §4).",
+    )
+
+
+class ParticipantRewardsQuery(Query):
+    """GET /participants/{participant_id}/rewards."""
+
+    include: Literal["reversed"] | None = Field(
+        default=None, description="`reversed`: list reversed claims too, each with `status`."
+    )
