@@ -3,41 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from api.auth import admin_only, load_principal, principal
-from api.bodies import json_body, query_choice, query_int
+from api.bodies import json_body
+from api.query import query_args, takes_query
+from api.respond import json_response, stored_response
 from api.services import services
 from core.campaigns.control import Replayed, cancel_campaign, start_campaign
 from core.campaigns.upload import IdStream, ids_from_list
-from core.campaigns.views import (
-    MAX_PAGE,
-    RESULT_STATUSES,
-    campaign_results,
-    campaign_view,
-    list_campaigns,
-    load_campaign,
-)
+from core.campaigns.views import campaign_results, campaign_view, list_campaigns, load_campaign
 from core.clock import utcnow
 from core.errors import ValidationFailed
 from core.idempotency import Recorded, fingerprint, parse_key
 from core.inputs import CampaignBody
+from core.schemas import CampaignResultsQuery, CampaignsQuery, CampaignUploadQuery
 
 bp = Blueprint("campaigns", __name__)
 bp.before_request(load_principal)
-# A million ids of up to 255 characters each, with line ends: uploads are allowed this much.
-CAMPAIGN_MAX_BYTES = 300 * 1024 * 1024
 _READ_CHUNK = 256 * 1024
 
 
 @bp.post("/campaigns")
+@takes_query(CampaignUploadQuery)
 @admin_only
-def create() -> tuple[Response, int, dict[str, str]]:
+def create() -> Response:
     """202 with the campaign and its Location; the same key and request replays it."""
     key = parse_key(request.headers.get("Idempotency-Key"))
-    request.max_content_length = max(CAMPAIGN_MAX_BYTES, services().runtime.settings.max_body_bytes)
     runtime = services().runtime
     try:
         with runtime.db.transaction() as session:
@@ -49,15 +43,19 @@ def create() -> tuple[Response, int, dict[str, str]]:
     return _answer(recorded, replayed=False)
 
 
-def _answer(recorded: Recorded, *, replayed: bool) -> tuple[Response, int, dict[str, str]]:
+def _answer(recorded: Recorded, *, replayed: bool) -> Response:
     body = recorded.response_body or {}
     headers = {"Location": f"/api/v1/gamify/campaigns/{body.get('campaign_id')}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return jsonify(body), recorded.response_status or 202, headers
+    return stored_response(body, recorded.response_status or 202, headers)
 
 
-def _from_json() -> dict[str, object]:
+def _from_json() -> dict[str, Any]:
+    if request.args:
+        raise ValidationFailed(
+            [{"field": "query", "message": "a JSON body carries every field; no query parameter"}]
+        )
     body = json_body(CampaignBody)
     print_ = fingerprint("POST", request.path, body.model_dump())
     return {
@@ -67,13 +65,11 @@ def _from_json() -> dict[str, object]:
     }  # fmt: skip
 
 
-def _from_upload() -> dict[str, object]:
-    """text/csv body or a multipart file; the other fields come as query parameters."""
-    reward_id = request.args.get("reward_id")
-    if not reward_id:
-        raise ValidationFailed([{"field": "reward_id", "message": "is required"}])
-    name = request.args.get("name") or None
-    flag = query_choice("points_deduction", ("true", "false")) or "false"
+def _from_upload() -> dict[str, Any]:
+    """text/csv body or a multipart `file` part; the other fields are query parameters."""
+    query = query_args(CampaignUploadQuery)
+    if not query.reward_id:
+        raise ValidationFailed([{"field": "reward_id", "message": "is required with an upload"}])
     header = request.mimetype_params.get("header", "absent").lower() == "present"
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
@@ -87,12 +83,13 @@ def _from_upload() -> dict[str, object]:
         raise ValidationFailed([{"field": "Content-Type", "message": expected}])
 
     def print_() -> str:
-        fields = {"reward_id": reward_id, "name": name, "points_deduction": flag,
-                  "header": header, "ids_sha256": ids.digest.hexdigest()}  # fmt: skip
+        fields = {**query.model_dump(), "header": header, "ids_sha256": ids.digest.hexdigest()}
         return fingerprint("POST", request.path, fields)
 
-    return {"reward_id": reward_id, "name": name, "points_deduction": flag == "true",
-            "ids": ids, "print_": print_}  # fmt: skip
+    return {
+        "reward_id": query.reward_id, "name": query.name,
+        "points_deduction": query.points_deduction == "true", "ids": ids, "print_": print_,
+    }  # fmt: skip
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
@@ -102,14 +99,15 @@ def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
 
 
 @bp.get("/campaigns")
+@takes_query(CampaignsQuery)
 @admin_only
 def index() -> Response:
-    limit = query_int("limit", default=50, low=1, high=200)
+    query = query_args(CampaignsQuery)
     with services().runtime.db.transaction() as session:
         page = list_campaigns(
-            session, principal=principal(), limit=limit, cursor=request.args.get("cursor")
+            session, principal=principal(), limit=query.limit, cursor=query.cursor
         )
-    return jsonify(page)
+    return json_response(page)
 
 
 @bp.get("/campaigns/<campaign_id>")
@@ -117,20 +115,20 @@ def index() -> Response:
 def show(campaign_id: str) -> Response:
     with services().runtime.db.transaction() as session:
         campaign = load_campaign(session, principal=principal(), campaign_id=campaign_id)
-        return jsonify(campaign_view(campaign))
+        return json_response(campaign_view(campaign))
 
 
 @bp.get("/campaigns/<campaign_id>/results")
+@takes_query(CampaignResultsQuery)
 @admin_only
 def results(campaign_id: str) -> Response:
-    status = query_choice("status", RESULT_STATUSES)
-    limit = query_int("limit", default=100, low=1, high=MAX_PAGE)
+    query = query_args(CampaignResultsQuery)
     with services().runtime.db.transaction() as session:
         page = campaign_results(
-            session, principal=principal(), campaign_id=campaign_id, status=status,
-            limit=limit, cursor=request.args.get("cursor"),
+            session, principal=principal(), campaign_id=campaign_id, status=query.status,
+            limit=query.limit, cursor=query.cursor,
         )  # fmt: skip
-    return jsonify(page)
+    return json_response(page)
 
 
 @bp.post("/campaigns/<campaign_id>/cancel")
@@ -140,4 +138,4 @@ def cancel(campaign_id: str) -> Response:
         view = cancel_campaign(
             session, principal=principal(), campaign_id=campaign_id, now=utcnow()
         )
-    return jsonify(view)
+    return json_response(view)

@@ -15,6 +15,7 @@ from core.campaigns.store import create_campaign
 from core.campaigns.views import campaign_view, created_body, load_campaign
 from core.idempotency import Recorded, complete, existing, record
 from core.models import CampaignItem, IdempotencyRecord
+from core.schemas import CampaignView
 from core.tenants import Principal
 
 CANCELLED = "campaign_cancelled"
@@ -74,7 +75,7 @@ def start_campaign(
 
 def cancel_campaign(
     session: Session, *, principal: Principal, campaign_id: str, now: datetime
-) -> dict[str, Any]:
+) -> CampaignView:
     """POST /campaigns/{id}/cancel: undecided participants end `failed` with
     `campaign_cancelled`, decided ones stay; a finished campaign is returned as it is.
 

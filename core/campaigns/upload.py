@@ -72,8 +72,9 @@ def ids_from_list(participant_ids: list[str]) -> Iterator[tuple[int, str]]:
     """(position, id) for a JSON list, held to the same rules as uploaded lines."""
     for position, raw in enumerate(participant_ids, start=1):
         participant_id = _parse(raw, position, field="participant_ids")
-        if participant_id is not None:
-            yield position, participant_id
+        if participant_id is None:  # a list has no blank lines: an empty id is an error
+            raise _bad(position, "is empty", "participant_ids")
+        yield position, participant_id
 
 
 def _parse(line: str, number: int, *, field: str = "line") -> str | None:
@@ -88,7 +89,7 @@ def _parse(line: str, number: int, *, field: str = "line") -> str | None:
     try:
         return _PARTICIPANT_ID.validate_python(text)
     except ValidationError as error:
-        message = error.errors(include_url=False)[0]["msg"]
+        message = error.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
         raise _bad(number, f"is not a valid participant id: {message}", field) from error
 
 

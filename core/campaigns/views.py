@@ -8,9 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import to_wire
 from core.errors import NotFound, ValidationFailed
 from core.models import Campaign, CampaignItem
+from core.schemas import (
+    CampaignCreated,
+    CampaignPage,
+    CampaignResult,
+    CampaignResults,
+    CampaignView,
+)
 from core.tenants import Principal
 
 MAX_PAGE = 1000
@@ -18,32 +24,23 @@ RESULT_STATUSES = ("succeeded", "failed", "pending")
 
 
 def created_body(campaign: Campaign) -> dict[str, Any]:
-    """The 202 answer to POST /campaigns."""
-    return {
-        "campaign_id": campaign.id,
-        "status": campaign.status,
-        "total": campaign.total,
-        "name": campaign.name,
-        "reward_id": campaign.reward_id,
-        "created_at": to_wire(campaign.created_at),
-    }
+    """The 202 answer to POST /campaigns, as stored for replays."""
+    return CampaignCreated(
+        campaign_id=campaign.id, status=campaign.status,  # type: ignore[arg-type]
+        total=campaign.total, name=campaign.name, reward_id=campaign.reward_id,
+        created_at=campaign.created_at,
+    ).wire()  # fmt: skip
 
 
-def campaign_view(campaign: Campaign) -> dict[str, Any]:
+def campaign_view(campaign: Campaign) -> CampaignView:
     """GET /campaigns/{id}: counts exact at every moment (succeeded + failed + pending == total)."""
-    return {
-        "campaign_id": campaign.id,
-        "name": campaign.name,
-        "reward_id": campaign.reward_id,
-        "status": campaign.status,
-        "total": campaign.total,
-        "succeeded": campaign.succeeded,
-        "failed": campaign.failed,
-        "pending": campaign.pending,
-        "failures_by_code": campaign.failures_by_code,
-        "created_at": to_wire(campaign.created_at),
-        "completed_at": to_wire(campaign.completed_at),
-    }
+    return CampaignView(
+        campaign_id=campaign.id, name=campaign.name, reward_id=campaign.reward_id,
+        status=campaign.status,  # type: ignore[arg-type]
+        total=campaign.total, succeeded=campaign.succeeded, failed=campaign.failed,
+        pending=campaign.pending, failures_by_code=campaign.failures_by_code,
+        created_at=campaign.created_at, completed_at=campaign.completed_at,
+    )  # fmt: skip
 
 
 def load_campaign(
@@ -63,7 +60,7 @@ def load_campaign(
 
 def list_campaigns(
     session: Session, *, principal: Principal, limit: int, cursor: str | None
-) -> dict[str, Any]:
+) -> CampaignPage:
     """GET /campaigns: newest first, `limit` at a time."""
     query = (
         select(Campaign)
@@ -76,10 +73,10 @@ def list_campaigns(
     rows = list(session.scalars(query))
     page = rows[:limit]
     more = len(rows) > limit
-    return {
-        "campaigns": [campaign_view(c) for c in page],
-        "next_cursor": _encode(page[-1].id) if more else None,
-    }
+    return CampaignPage(
+        campaigns=[campaign_view(c) for c in page],
+        next_cursor=_encode(page[-1].id) if more else None,
+    )
 
 
 def campaign_results(
@@ -90,7 +87,7 @@ def campaign_results(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> dict[str, Any]:
+) -> CampaignResults:
     """GET /campaigns/{id}/results: one entry per participant, in upload order."""
     campaign = load_campaign(session, principal=principal, campaign_id=campaign_id)
     query = (
@@ -108,19 +105,19 @@ def campaign_results(
         query = query.where(CampaignItem.id > int(after))
     rows = list(session.scalars(query))
     page = rows[:limit]
-    return {
-        "results": [
-            {
-                "participant_id": item.participant_id,
-                "status": item.status,
-                "claim_id": item.claim_id,
-                "code_value": item.code_value,
-                "error_code": item.error_code,
-            }
+    return CampaignResults(
+        results=[
+            CampaignResult(
+                participant_id=item.participant_id,
+                status=item.status,  # type: ignore[arg-type]
+                claim_id=item.claim_id,
+                code_value=item.code_value,
+                error_code=item.error_code,
+            )
             for item in page
         ],
-        "next_cursor": _encode(f"item_{page[-1].id}") if len(rows) > limit else None,
-    }
+        next_cursor=_encode(f"item_{page[-1].id}") if len(rows) > limit else None,
+    )
 
 
 def _encode(value: str) -> str:
