@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from core import errors
 from core.inputs import (
+    CampaignBody,
     ClaimBody,
     CodeUpload,
     PointsCredit,
@@ -23,6 +24,10 @@ from core.inputs import (
     RewardPatch,
 )
 from core.schemas import (
+    CampaignCreated,
+    CampaignPage,
+    CampaignResults,
+    CampaignView,
     ClaimPending,
     ClaimStatus,
     ClaimSucceeded,
@@ -154,7 +159,15 @@ PARAMETERS: dict[str, Schema] = {
         "schema": {"type": "string"},
     },
 }
+PARAMETERS["CampaignId"] = {
+    "name": "campaign_id",
+    "in": "path",
+    "required": True,
+    "description": "The campaign's id, as POST /campaigns gave it.",
+    "schema": _id("cmp"),
+}
 PATH_PARAMETERS = {  # path argument -> name in PARAMETERS
+    "campaign_id": "CampaignId",
     "reward_id": "RewardId",
     "claim_id": "ClaimId",
     "participant_id": "ParticipantId",
@@ -164,6 +177,7 @@ SECTIONS = {
     "§5": "Points",
     "§6": "Claims",
     "§7": "Facts, fulfillment and webhooks",
+    "§8": "Campaigns (batch gifting)",
     "§9": "Operations",
 }
 
@@ -334,6 +348,54 @@ OPERATIONS: dict[str, Operation] = {
         "docs", "Interactive API reference", "§9", "Operations", "public",
         {200: Reply("Swagger UI over this document.", "HtmlPage", media="text/html")},
         description="Works without internet access: every asset is served from this origin.",
+    ),
+    "campaigns.create": Operation(
+        "createCampaign", "Gift a reward to a list of participants", "§8", "Campaigns",
+        "admin",
+        {202: Reply("Accepted and running (or the replay).", CampaignCreated,
+                    headers=("Location", "Idempotent-Replayed"))},
+        headers=("IdempotencyKey",),
+        body={
+            JSON: CampaignBody,
+            "text/csv": {"type": "string", "description": "One participant id a line; "
+                         "`header=present` skips the first line. reward_id, name and "
+                         "points_deduction are query parameters."},
+            "multipart/form-data": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary",
+                                        "description": "One participant id a line."}},
+            },
+        },
+        errors=("idempotency_key_missing", "reward_not_found", "idempotency_key_reused"),
+        description="Up to 1,000,000 ids: blank lines, surrounding whitespace and a UTF-8 BOM "
+        "are ignored, a repeated id counts once, and an invalid id refuses the whole upload "
+        "naming its line, creating nothing. Each participant's claim uses the key "
+        "`campaign:{campaign_id}:{participant_id}` and the checks of a single claim; the "
+        "campaign runs through the queue in chunks.",
+    ),
+    "campaigns.index": Operation(
+        "listCampaigns", "List campaigns", "§8", "Campaigns", "admin",
+        {200: Reply("A page of campaigns, newest first.", CampaignPage)},
+        description="Newest first, `limit` at a time; `next_cursor` reads the next page.",
+    ),
+    "campaigns.show": Operation(
+        "getCampaign", "Read a campaign", "§8", "Campaigns", "admin",
+        {200: Reply("The campaign with its counts.", CampaignView)}, errors=("not_found",),
+        description="succeeded + failed + pending == total at every moment.",
+    ),
+    "campaigns.results": Operation(
+        "getCampaignResults", "A campaign's results", "§8", "Campaigns", "admin",
+        {200: Reply("One entry per participant, in upload order.", CampaignResults)},
+        errors=("not_found",),
+        description="Each participant's status, claim and code or error code; filter by "
+        "`status`, page with `cursor`.",
+    ),
+    "campaigns.cancel": Operation(
+        "cancelCampaign", "Cancel a campaign", "§8", "Campaigns", "admin",
+        {200: Reply("The campaign, cancelled (or as it finished).", CampaignView)},
+        errors=("not_found",),
+        description="Participants not yet decided end `failed` with `campaign_cancelled`; "
+        "decided ones stay. Appends `campaign.completed`.",
     ),
 }  # fmt: skip
 UNDOCUMENTED = frozenset({"docs.asset"})  # the files of the /docs page

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from cli.campaigns import register as register_campaigns
 from core.settings import get_settings, load_settings_or_exit
 
 
@@ -243,6 +244,9 @@ def demo(as_json: bool, base_url: str) -> None:
         f"-H 'Idempotency-Key: order-1001' "
         f"""-d '{{"participant_id": "{DEMO_PARTICIPANT}", "points_deduction": true}}'"""
     )
+
+
+register_campaigns(main, _prepare_database, Failure)
 
 
 if __name__ == "__main__":

@@ -152,3 +152,12 @@ class ReversalBody(Strict):
 
     reason: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
     restock: bool = False
+
+
+class CampaignBody(Strict):
+    """POST /campaigns as JSON (CONTRACT §8); ids are checked one by one, with positions."""
+
+    reward_id: Annotated[str, StringConstraints(min_length=1, max_length=40), NoNul]
+    participant_ids: Annotated[list[str], Field(min_length=1, max_length=1_000_000)]
+    points_deduction: bool = False
+    name: Name | None = None

@@ -9,10 +9,13 @@ from core.logs import configure_logging
 from core.settings import Settings, get_settings, load_settings_or_exit
 
 DRAIN_TASK = "coffer.claims.drain"
+CAMPAIGN_TASK = "coffer.campaigns.advance"
 SWEEP_TASK = "coffer.sweep"
 QUEUE = "coffer"
 
-app = Celery("coffer", include=["workers.tasks.claims", "workers.tasks.sweeps"])
+app = Celery(
+    "coffer", include=["workers.tasks.claims", "workers.tasks.campaigns", "workers.tasks.sweeps"]
+)
 
 
 def configure(celery: Celery, settings: Settings) -> Celery:

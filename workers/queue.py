@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 
-from workers.celery_app import DRAIN_TASK, QUEUE
+from workers.celery_app import CAMPAIGN_TASK, DRAIN_TASK, QUEUE
 
 log = logging.getLogger("coffer.queue")
 DOORBELL_TTL_MS = 2000
@@ -37,6 +37,15 @@ class ClaimQueue:
         except Exception:
             log.warning("could not enqueue a claim drain; the sweep will", exc_info=True)
             self._clear()
+            return False
+
+    def wake_campaign(self, campaign_id: str) -> bool:
+        """Ask a worker for the campaign's next chunk. Never raises: the sweep resumes it."""
+        try:
+            self.celery.send_task(CAMPAIGN_TASK, args=[campaign_id])
+            return True
+        except Exception:
+            log.warning("could not enqueue a campaign chunk; the sweep will", exc_info=True)
             return False
 
     def _ring(self) -> bool:

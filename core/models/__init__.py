@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per domain noun."""
 
 from core.models.base import Base
+from core.models.campaigns import Campaign, CampaignItem
 from core.models.catalog import REWARD_TYPES, Inventory, ReturnedCode, Reward, RewardCode
 from core.models.claims import CLAIM_STATUSES, Claim, ClaimReversal
 from core.models.facts import Fact
@@ -14,6 +15,8 @@ __all__ = [
     "REWARD_TYPES",
     "ApiKey",
     "Base",
+    "Campaign",
+    "CampaignItem",
     "Claim",
     "ClaimReversal",
     "Fact",

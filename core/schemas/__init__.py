@@ -5,6 +5,13 @@ document is generated from them (api/openapi.py), and tests compare bodies
 with them. Field order is wire order.
 """
 
+from core.schemas.campaigns import (
+    CampaignCreated,
+    CampaignPage,
+    CampaignResult,
+    CampaignResults,
+    CampaignView,
+)
 from core.schemas.catalog import (
     CodeUploadResult,
     Eligibility,
@@ -26,9 +33,24 @@ from core.schemas.common import Timestamp, Wire
 from core.schemas.ops import Health, Readiness, ReadinessChecks
 from core.schemas.points import LedgerEntry, PointsCredited, PointsSummary
 from core.schemas.problems import FieldError, Problem
-from core.schemas.queries import ParticipantRewardsQuery, Query, RewardsQuery
+from core.schemas.queries import (
+    CampaignResultsQuery,
+    CampaignsQuery,
+    CampaignUploadQuery,
+    ParticipantRewardsQuery,
+    Query,
+    RewardsQuery,
+)
 
 __all__ = [
+    "CampaignCreated",
+    "CampaignPage",
+    "CampaignResult",
+    "CampaignResults",
+    "CampaignResultsQuery",
+    "CampaignUploadQuery",
+    "CampaignView",
+    "CampaignsQuery",
     "ClaimFailed",
     "ClaimPending",
     "ClaimRecord",

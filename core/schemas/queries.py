@@ -49,3 +49,45 @@ class ParticipantRewardsQuery(Query):
     include: Literal["reversed"] | None = Field(
         default=None, description="`reversed`: list reversed claims too, each with `status`."
     )
+
+
+def _bounded(high: int) -> Any:
+    def check(raw: Any) -> Any:
+        if isinstance(raw, str) and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= high):
+            raise PydanticCustomError("limit", f"must be an integer from 1 to {high}")
+        return raw
+
+    return BeforeValidator(check)
+
+
+class CampaignsQuery(Query):
+    """GET /campaigns."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE), _bounded(MAX_PAGE)] = Field(
+        default=50, description="Campaigns on this page."
+    )
+    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+
+
+class CampaignResultsQuery(Query):
+    """GET /campaigns/{campaign_id}/results."""
+
+    status: Literal["succeeded", "failed", "pending"] | None = Field(
+        default=None, description="Only participants in this state."
+    )
+    limit: Annotated[int, Field(ge=1, le=1000), _bounded(1000)] = Field(
+        default=100, description="Results on this page."
+    )
+    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+
+
+class CampaignUploadQuery(Query):
+    """POST /campaigns with a text/csv or multipart/form-data body: the other fields."""
+
+    reward_id: str | None = Field(
+        default=None, description="The reward to gift (required with an upload)."
+    )
+    name: str | None = Field(default=None, max_length=200, description="A name for people.")
+    points_deduction: Literal["true", "false"] = Field(
+        default="false", description="Deduct each participant's points for the reward."
+    )

@@ -221,6 +221,22 @@ class World:
                 "json_body": {"participant_id": self.participant},
             },
             "getClaim": {"method": "GET", "path": f"{API}/claims/{self.claim_id}"},
+            "createCampaign": {
+                "method": "POST",
+                "path": f"{API}/campaigns",
+                "headers": {"Idempotency-Key": new_key()},
+                "json_body": {"reward_id": rid, "participant_ids": ["gift-1", "gift-2"]},
+            },
+            "listCampaigns": {"method": "GET", "path": f"{API}/campaigns"},
+            "getCampaign": {"method": "GET", "path": f"{API}/campaigns/{self.campaign(conf)}"},
+            "getCampaignResults": {
+                "method": "GET",
+                "path": f"{API}/campaigns/{self.campaign(conf)}/results",
+            },
+            "cancelCampaign": {
+                "method": "POST",
+                "path": f"{API}/campaigns/{self.campaign(conf)}/cancel",
+            },
             "reverseClaim": {
                 "method": "POST",
                 "path": f"{API}/claims/{self.decided_claim(conf)}/reverse",
@@ -241,6 +257,17 @@ class World:
             "openapi": {"method": "GET", "path": DOCUMENT_PATH},
             "docs": {"method": "GET", "path": "/docs"},
         }
+
+    def campaign(self, conf: Conformance) -> str:
+        """A fresh campaign gifting the world's reward to two participants."""
+        created = conf.call(
+            "POST",
+            f"{API}/campaigns",
+            headers={**self.auth(), "Idempotency-Key": new_key()},
+            json_body={"reward_id": self.reward_id, "participant_ids": ["c-1", "c-2"]},
+        )
+        assert created.status_code == 202, created.get_data(as_text=True)
+        return created.get_json()["campaign_id"]  # type: ignore[no-any-return]
 
     def decided_claim(self, conf: Conformance) -> str:
         """A fresh claim of the world's reward, decided (succeeded)."""
@@ -581,7 +608,17 @@ def test_requests_refused_before_acceptance_conform(
     rid, pid = world.reward_id, quote(world.participant, safe="")
     unknown, too_long, stranger = f"rwd_{'0' * 26}", "u" * 256, other_tenant.auth("live", "server")
     claimant = {"participant_id": "u"}
+    unknown_campaign = f"cmp_{'0' * 26}"
+    gift = {"reward_id": rid, "participant_ids": ["x"]}
     refusals = [
+        (400, "idempotency_key_missing", req("POST", "/campaigns", json_body=gift)),
+        (404, "reward_not_found", req("POST", "/campaigns", headers={"Idempotency-Key": new_key()},
+                                      json_body={**gift, "reward_id": unknown})),
+        (400, "validation_error", req("POST", "/campaigns", headers={"Idempotency-Key": new_key()},
+                                      json_body={**gift, "participant_ids": ["ok", " "]})),
+        (404, "not_found", req("GET", f"/campaigns/{unknown_campaign}")),
+        (404, "not_found", req("GET", f"/campaigns/{unknown_campaign}/results")),
+        (404, "not_found", req("POST", f"/campaigns/{unknown_campaign}/cancel")),
         (400, "validation_error", req("GET", "/rewards?limit=0")),
         (400, "validation_error", req("GET", "/rewards?cursor=nope")),
         (404, "reward_not_found", req("GET", f"/rewards/{unknown}")),
@@ -619,13 +656,14 @@ def test_requests_refused_before_acceptance_conform(
     ]  # fmt: skip
 
     for status, code, request in refusals:
-        scope = "server" if request["method"] == "GET" else "admin"
+        admin_reads = request["path"].startswith(f"{API}/campaigns")
+        scope = "server" if request["method"] == "GET" and not admin_reads else "admin"
         headers = {**world.auth(scope), **request.pop("headers", {})}
         response = conf.call(**request, headers=headers, valid_request=False)
         assert (response.status_code, response.get_json()["code"]) == (status, code), request
 
 
-def test_a_reused_idempotency_key_is_422_on_claims_credits_and_reversals(
+def test_a_reused_idempotency_key_is_422_on_every_keyed_operation(
     conf: Conformance, world: World
 ) -> None:
     key = new_key()
@@ -641,10 +679,21 @@ def test_a_reused_idempotency_key_is_422_on_claims_credits_and_reversals(
     conf.call("POST", reverse, headers=headers, json_body={"restock": True})
     reused_reversal = conf.call("POST", reverse, headers=headers, json_body={"restock": False})
 
+    headers = {**world.auth(), "Idempotency-Key": new_key()}
+    gift = {"reward_id": world.reward_id, "participant_ids": ["g-1"]}
+    first = conf.call("POST", f"{API}/campaigns", headers=headers, json_body=gift)
+    again = conf.call("POST", f"{API}/campaigns", headers=headers, json_body=gift)
+    reused_campaign = conf.call(
+        "POST", f"{API}/campaigns", headers=headers, json_body={**gift, "name": "other"}
+    )
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"]
+
     codes = {
         reused_claim.get_json()["code"],
         reused_credit.get_json()["code"],
         reused_reversal.get_json()["code"],
+        reused_campaign.get_json()["code"],
     }
     assert codes == {"idempotency_key_reused"}
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core.clock import utcnow
 from core.runtime import get_runtime
-from core.sweep import stale_pending_claims
+from core.sweep import stale_pending_claims, stalled_campaigns
 from workers.celery_app import SWEEP_TASK, app
 from workers.queue import ClaimQueue
 
@@ -17,6 +17,10 @@ def sweep() -> bool:
     cutoff = utcnow() - timedelta(seconds=runtime.settings.sweep_interval_s)
     with runtime.db.transaction() as session:
         stale = stale_pending_claims(session, accepted_before=cutoff)
+        stalled = stalled_campaigns(session, idle_since=cutoff)
+    queue = ClaimQueue(app, runtime.redis)
     if stale:
-        ClaimQueue(app, runtime.redis).wake(force=True)
-    return stale
+        queue.wake(force=True)
+    for campaign_id in stalled:
+        queue.wake_campaign(campaign_id)
+    return stale or bool(stalled)

@@ -1,0 +1,1 @@
+"""Campaigns: one reward gifted to a list of participants (CONTRACT §8)."""
