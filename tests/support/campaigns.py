@@ -40,7 +40,7 @@ def view(db: Database, campaign_id: str) -> dict[str, Any]:
     with db.transaction() as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
-        return campaign_view(campaign)
+        return campaign_view(campaign).wire()
 
 
 def items_by_status(db: Database, campaign_id: str) -> dict[str, int]:
