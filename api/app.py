@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 
 from api.errors import register_error_handlers
 from api.ratelimit import RateLimiter
-from api.routes import claims, metrics, ops, participants, rewards
+from api.routes import claims, events, metrics, ops, participants, rewards, webhooks
 from api.services import Services
 from core.errors import NotFound
 from core.logs import configure_logging, request_id
@@ -38,7 +38,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app.before_request(_refuse_nul_in_path)
     app.after_request(_echo_request_id)
     register_error_handlers(app)
-    for blueprint in (rewards.bp, claims.bp, participants.bp):
+    for blueprint in (rewards.bp, claims.bp, participants.bp, webhooks.bp, events.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
     app.register_blueprint(metrics.blueprint(runtime))

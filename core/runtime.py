@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ class Runtime:
     publisher: RedisOutcomes | PolledOutcomes
     stats: ClaimStats  # claim outcome counts and latency, for /metrics
     waker: Waker  # how an accepted claim asks for a worker
+    wake_relay: Callable[[], None]  # after a commit that wrote facts: relay them (never raises)
     known_rewards: KnownRewards = field(default_factory=KnownRewards)
     set_aside: SetAside = field(default_factory=SetAside)
 
@@ -56,7 +58,8 @@ def build_runtime(settings: Settings) -> Runtime:
         )
         notifier = RedisOutcomes(redis)
         stats = RedisClaimStats(redis)
-    return Runtime(settings, db, redis, notifier, poller, notifier, stats, _queue(settings, redis))
+    waker = _queue(settings, redis)
+    return Runtime(settings, db, redis, notifier, poller, notifier, stats, waker, _relay())
 
 
 def _queue(settings: Settings, redis: Any | None) -> Waker:
@@ -66,6 +69,12 @@ def _queue(settings: Settings, redis: Any | None) -> Waker:
 
     configure(app, settings)
     return ClaimQueue(app, redis)
+
+
+def _relay() -> Callable[[], None]:
+    from workers.tasks.relay import wake_relay  # noqa: PLC0415 - Celery only when wired
+
+    return wake_relay
 
 
 class _Holder:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from core.claims.drain import Drain
+from collections.abc import Callable
+
+from core.claims.drain import Drain, OutcomePublisher
+from core.claims.outcome import Outcome
 from core.runtime import get_runtime
 from workers.celery_app import DRAIN_TASK, app
 from workers.queue import ClaimQueue
@@ -15,7 +18,7 @@ def drain_claims() -> int:
     queue.answered()
     report = Drain(
         runtime.db,
-        runtime.publisher,
+        _RelayAfterCommit(runtime.publisher, runtime.wake_relay),
         batch_size=runtime.settings.claim_batch_size,
         max_attempts=getattr(runtime.settings, "claim_max_attempts", 10),
         set_aside=runtime.set_aside,
@@ -24,3 +27,15 @@ def drain_claims() -> int:
     if report.out_of_time:
         queue.wake(force=True)  # let other work in between; a fresh task carries on
     return report.decided
+
+
+class _RelayAfterCommit:
+    """Publishes a committed batch's outcomes, then asks for the relay of its facts."""
+
+    def __init__(self, inner: OutcomePublisher, wake_relay: Callable[[], None]) -> None:
+        self.inner, self.wake_relay = inner, wake_relay
+
+    def publish(self, outcomes: list[Outcome]) -> None:
+        self.inner.publish(outcomes)
+        if any(outcome.status == "succeeded" for outcome in outcomes):
+            self.wake_relay()  # only a succeeded claim writes facts
