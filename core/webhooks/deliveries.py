@@ -71,6 +71,7 @@ def begin_attempt(
         delivery.queued_until = None
         return None
     delivery.sending_until = now + lease
+    session.flush()  # counted by the next in_flight, even in this same transaction
     fact = session.get(Fact, delivery.fact_id)
     assert fact is not None  # a foreign key
     return Prepared(
