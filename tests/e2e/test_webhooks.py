@@ -5,10 +5,16 @@ deduplication on webhook-id, through failures, a kill -9 of the worker and a los
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +28,7 @@ from core.settings import Settings
 from tests.support.client import Api
 from tests.support.receiver import Answer, Receiver
 from tests.support.services import fresh_database, private_redis_db
-from tests.support.stack import Stack
+from tests.support.stack import Stack, free_port
 from tests.support.tenants import make_tenant
 
 pytestmark = pytest.mark.slow
@@ -204,3 +210,38 @@ def test_deleting_the_broker_queue_loses_nothing(
     hook_stack: tuple[Stack, Database], receiver: Receiver
 ) -> None:
     _backoff_then(hook_stack, receiver, "queue")
+
+
+def test_the_receiver_example_in_the_docs_runs_as_written(
+    hook_stack: tuple[Stack, Database], tmp_path: Path
+) -> None:
+    document = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    (example,) = re.findall(r"^```python\n(.*?)^```", document, flags=re.S | re.M)
+    (tmp_path / "receiver.py").write_text(example)
+    stack, db = hook_stack
+    api = Api(stack.base_url, make_tenant(db).key())
+    reward = api.create_reward()
+    api.upload(reward["id"], ["DOC-0001"])
+    port = free_port()
+    made = api.post(
+        "/webhook-endpoints",
+        {"url": f"http://127.0.0.1:{port}/coffer", "event_types": ["reward.reward_claimed"]},
+    )
+    assert made.status_code == 201, made.text
+    env = {**os.environ, "COFFER_WEBHOOK_SECRET": made.json()["secret"], "PORT": str(port)}
+    with subprocess.Popen(
+        [sys.executable, "receiver.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    ) as receiver:
+        try:
+            claim = api.claim(reward["id"], "doc-reader").json()
+            assert receiver.stdout is not None
+            line = json.loads(receiver.stdout.readline())  # blocks until the first fulfilment
+        finally:
+            receiver.kill()
+    assert line["fresh"] is True and line["type"] == "reward.reward_claimed"
+    assert line["data"]["claim_id"] == claim["claim_id"]
+    assert line["data"]["code_value"] == "DOC-0001"
+    with sqlite3.connect(tmp_path / "fulfilments.db") as stored:
+        assert stored.execute("SELECT webhook_id FROM fulfilments").fetchall() == [
+            (line["webhook_id"],)
+        ]
