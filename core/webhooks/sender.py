@@ -60,7 +60,7 @@ def post(
                 "POST", request_url, content=body, headers=sent_headers, extensions=extensions
             ) as response,
         ):
-            excerpt = _read_capped(response)
+            excerpt = _read_capped(response, deadline=started + timeout_s)
     except httpx.TimeoutException:
         return AttemptResult(None, f"timed out after {timeout_s:g} s", _ms(started))
     except httpx.HTTPError as error:
@@ -84,11 +84,12 @@ def _judge(
     return AttemptResult(status, error, elapsed, excerpt, retry_after)
 
 
-def _read_capped(response: httpx.Response) -> str:
+def _read_capped(response: httpx.Response, *, deadline: float) -> str:
+    """Up to RESPONSE_BODY_CAP bytes, and no reading past the attempt's deadline."""
     kept = b""
     for chunk in response.iter_raw():
         kept += chunk
-        if len(kept) >= RESPONSE_BODY_CAP:
+        if len(kept) >= RESPONSE_BODY_CAP or time.monotonic() > deadline:
             break
     return kept[:RESPONSE_BODY_CAP].decode("utf-8", errors="replace")
 

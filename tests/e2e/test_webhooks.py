@@ -245,3 +245,22 @@ def test_the_receiver_example_in_the_docs_runs_as_written(
         assert stored.execute("SELECT webhook_id FROM fulfilments").fetchall() == [
             (line["webhook_id"],)
         ]
+
+
+def test_a_slow_endpoint_does_not_hold_up_the_others(
+    hook_stack: tuple[Stack, Database], receiver: Receiver
+) -> None:
+    api, reward_id, _ = setup(hook_stack, receiver)
+    with Receiver() as slow:
+        slow.default = Answer(204, delay_s=2.0)  # within the 3 s timeout, but slow
+        made = api.post("/webhook-endpoints", {"url": slow.url, "event_types": ["*"]})
+        slow.secrets.append(made.json()["secret"])
+        started = time.monotonic()
+        claim_all(api, reward_id, 6)
+        receiver.wait_for(6, timeout_s=30)
+        healthy_s = time.monotonic() - started
+        slow.wait_for(6, timeout_s=60)
+        slow_s = time.monotonic() - started
+    # Two at a time, the slow endpoint needs >= 3 rounds of 2 s; the healthy one none of that.
+    assert slow_s >= 5.5
+    assert healthy_s < 4.0, f"the healthy endpoint waited {healthy_s:.1f} s"

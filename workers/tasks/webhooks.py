@@ -16,6 +16,7 @@ from core.webhooks.dispatch import DeliveryPolicy, attempt, queue_due
 from workers.celery_app import DELIVER_TASK, DUE_DELIVERIES_TASK, app
 
 log = logging.getLogger("coffer.webhooks")
+TIME_LIMIT_MARGIN_S = 15  # below the lease margin (core.webhooks.deliveries.LEASE_MARGIN)
 
 
 @app.task(name=DELIVER_TASK)
@@ -40,10 +41,16 @@ def deliver_due() -> int:
 
 
 def send_deliveries(delivery_pks: list[int]) -> None:
-    """One `deliver` task per delivery; a send that fails is left to the periodic job."""
+    """One `deliver` task per delivery; a send that fails is left to the periodic job.
+
+    The hard time limit backs up the HTTP timeouts (which bound each read, not
+    a receiver that trickles bytes): it ends the attempt well before its lease
+    runs out, so no second attempt of the same delivery can overlap it.
+    """
+    limit = get_runtime().settings.webhook_timeout_s + TIME_LIMIT_MARGIN_S
     for pk in delivery_pks:
         try:
-            app.send_task(DELIVER_TASK, args=(pk,))
+            app.send_task(DELIVER_TASK, args=(pk,), time_limit=limit)
         except Exception:
             log.warning("could not enqueue a delivery; the periodic job will", exc_info=True)
             return
