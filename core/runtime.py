@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from core.db import Database
 from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
 from core.settings import Settings, get_settings
+from core.webhooks.dispatch import DeliveryQueue
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Runtime:
     publisher: RedisOutcomes | PolledOutcomes
     stats: ClaimStats  # claim outcome counts and latency, for /metrics
     waker: Waker  # how an accepted claim asks for a worker
-    wake_relay: Callable[[], None]  # after a commit that wrote facts: relay them (never raises)
+    webhooks: DeliveryQueue  # relays facts and sends delivery attempts after commit
     known_rewards: KnownRewards = field(default_factory=KnownRewards)
     set_aside: SetAside = field(default_factory=SetAside)
 
@@ -59,7 +59,7 @@ def build_runtime(settings: Settings) -> Runtime:
         notifier = RedisOutcomes(redis)
         stats = RedisClaimStats(redis)
     waker = _queue(settings, redis)
-    return Runtime(settings, db, redis, notifier, poller, notifier, stats, waker, _relay())
+    return Runtime(settings, db, redis, notifier, poller, notifier, stats, waker, _webhooks())
 
 
 def _queue(settings: Settings, redis: Any | None) -> Waker:
@@ -71,10 +71,10 @@ def _queue(settings: Settings, redis: Any | None) -> Waker:
     return ClaimQueue(app, redis)
 
 
-def _relay() -> Callable[[], None]:
-    from workers.tasks.relay import wake_relay  # noqa: PLC0415 - Celery only when wired
+def _webhooks() -> DeliveryQueue:
+    from workers.tasks.webhooks import CeleryDeliveryQueue  # noqa: PLC0415 - Celery when wired
 
-    return wake_relay
+    return CeleryDeliveryQueue()
 
 
 class _Holder:

@@ -13,7 +13,6 @@ from api.services import services
 from core.errors import ValidationFailed
 from core.webhooks import endpoints, history
 from core.webhooks.inputs import EndpointCreate, EndpointPatch
-from workers.tasks.webhooks import send_deliveries
 
 bp = Blueprint("webhooks", __name__)
 bp.before_request(load_principal)
@@ -124,5 +123,5 @@ def retry(delivery_id: str) -> Response:
             session, principal=principal(), delivery_id=delivery_id,
             schedule=services().runtime.settings.webhook_retry_schedule,
         )  # fmt: skip
-    send_deliveries([delivery_pk])  # the immediate attempt; the periodic job if this is lost
+    services().runtime.webhooks.send([delivery_pk])  # at once; the periodic job if lost
     return jsonify(shown)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -26,6 +27,14 @@ from core.webhooks.relay import QUEUED_LEASE
 
 PER_ENDPOINT_IN_FLIGHT = 2
 DUE_BATCH = 500
+
+
+class DeliveryQueue(Protocol):
+    """The queue as the webhook code sees it; both calls never raise (the periodic jobs are
+    the fallback) and are made after the commit that gives them something to do."""
+
+    def wake_relay(self) -> None: ...  # facts were written: relay them
+    def send(self, delivery_pks: list[int]) -> None: ...  # attempt these deliveries now
 
 
 @dataclass(frozen=True)

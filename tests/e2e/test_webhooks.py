@@ -264,3 +264,29 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(
     # Two at a time, the slow endpoint needs >= 3 rounds of 2 s; the healthy one none of that.
     assert slow_s >= 5.5
     assert healthy_s < 4.0, f"the healthy endpoint waited {healthy_s:.1f} s"
+
+
+def test_a_reversal_is_delivered_to_the_endpoints_of_its_type_only(
+    hook_stack: tuple[Stack, Database], receiver: Receiver
+) -> None:
+    api, reward_id, _ = setup(hook_stack, receiver)  # this one takes reward.reward_claimed
+    with Receiver() as reversals:
+        made = api.post(
+            "/webhook-endpoints", {"url": reversals.url, "event_types": ["reward.claim_reversed"]}
+        )
+        reversals.secrets.append(made.json()["secret"])
+        (claim,) = claim_all(api, reward_id, 1)
+        reversed_ = api.post(
+            f"/claims/{claim['claim_id']}/reverse",
+            {"reason": "customer returned it", "restock": True},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert reversed_.status_code == 200, reversed_.text
+        (got,) = reversals.wait_for(1).values()
+        assert got.payload["type"] == "reward.claim_reversed"
+        assert got.payload["data"]["claim_id"] == claim["claim_id"]
+        assert got.payload["data"]["restocked"] is True
+    (claimed,) = receiver.wait_for(1).values()
+    assert claimed.payload["type"] == "reward.reward_claimed"
+    time.sleep(1)
+    assert {r.payload["type"] for r in receiver.received} == {"reward.reward_claimed"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.claims.drain import Drain, OutcomePublisher
+from core.claims.drain import Drain, OutcomeRecorder
 from core.claims.outcome import Outcome
 from core.runtime import get_runtime
 from workers.celery_app import DRAIN_TASK, app
@@ -18,11 +18,11 @@ def drain_claims() -> int:
     queue.answered()
     report = Drain(
         runtime.db,
-        _RelayAfterCommit(runtime.publisher, runtime.wake_relay),
+        runtime.publisher,
         batch_size=runtime.settings.claim_batch_size,
         max_attempts=getattr(runtime.settings, "claim_max_attempts", 10),
         set_aside=runtime.set_aside,
-        stats=runtime.stats,
+        stats=_RelayAfterCommit(runtime.stats, runtime.webhooks.wake_relay),
     ).run()
     if report.out_of_time:
         queue.wake(force=True)  # let other work in between; a fresh task carries on
@@ -30,12 +30,13 @@ def drain_claims() -> int:
 
 
 class _RelayAfterCommit:
-    """Publishes a committed batch's outcomes, then asks for the relay of its facts."""
+    """Records a committed batch's outcomes (after they are published), then asks for the
+    relay of the facts the batch wrote."""
 
-    def __init__(self, inner: OutcomePublisher, wake_relay: Callable[[], None]) -> None:
+    def __init__(self, inner: OutcomeRecorder, wake_relay: Callable[[], None]) -> None:
         self.inner, self.wake_relay = inner, wake_relay
 
-    def publish(self, outcomes: list[Outcome]) -> None:
-        self.inner.publish(outcomes)
+    def record(self, outcomes: list[Outcome]) -> None:
+        self.inner.record(outcomes)
         if any(outcome.status == "succeeded" for outcome in outcomes):
             self.wake_relay()  # only a succeeded claim writes facts

@@ -13,7 +13,7 @@ import logging
 from core.clock import utcnow
 from core.runtime import get_runtime
 from core.webhooks.dispatch import DeliveryPolicy, attempt, queue_due
-from workers.celery_app import DELIVER_TASK, DUE_DELIVERIES_TASK, app
+from workers.celery_app import DELIVER_TASK, DUE_DELIVERIES_TASK, RELAY_TASK, app
 
 log = logging.getLogger("coffer.webhooks")
 TIME_LIMIT_MARGIN_S = 15  # below the lease margin (core.webhooks.deliveries.LEASE_MARGIN)
@@ -54,3 +54,21 @@ def send_deliveries(delivery_pks: list[int]) -> None:
         except Exception:
             log.warning("could not enqueue a delivery; the periodic job will", exc_info=True)
             return
+
+
+def wake_relay() -> None:
+    """Ask for a relay after a commit that wrote facts. Never raises: the sweep is the fallback."""
+    try:
+        app.send_task(RELAY_TASK)
+    except Exception:
+        log.warning("could not enqueue the facts relay; the sweep will", exc_info=True)
+
+
+class CeleryDeliveryQueue:
+    """core.webhooks.dispatch.DeliveryQueue on this Celery app."""
+
+    def wake_relay(self) -> None:
+        wake_relay()
+
+    def send(self, delivery_pks: list[int]) -> None:
+        send_deliveries(delivery_pks)
