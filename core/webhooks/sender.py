@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from core.clock import utcnow
-from core.webhooks.ssrf import UnsafeUrl, resolve
+from core.webhooks.ssrf import Target, UnsafeUrl, resolve
 
 RESPONSE_BODY_CAP = 1024
 USER_AGENT = "Coffer-Webhooks/1"
@@ -45,7 +45,31 @@ def post(
         target = resolve(url, allow_private=allow_private)
     except UnsafeUrl as refusal:
         return AttemptResult(None, f"refused: url {refusal}", _ms(started))
-    request_url = target.url.copy_with(host=target.address)
+    last_error: httpx.ConnectError | None = None
+    for address in target.addresses:  # every one was checked; the next if one refuses
+        try:
+            return _exchange(
+                target, address, body=body, headers=headers, timeout_s=timeout_s, started=started
+            )
+        except httpx.ConnectError as error:
+            last_error = error
+        except httpx.TimeoutException:
+            return AttemptResult(None, f"timed out after {timeout_s:g} s", _ms(started))
+        except httpx.HTTPError as error:
+            return AttemptResult(None, f"{type(error).__name__}: {error}"[:500], _ms(started))
+    return AttemptResult(None, f"ConnectError: {last_error}"[:500], _ms(started))
+
+
+def _exchange(
+    target: Target,
+    address: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    started: float,
+) -> AttemptResult:
+    """One POST to `address`, carrying the URL's host in the Host header and as the TLS SNI."""
     sent_headers = {
         **headers,
         "Host": target.url.netloc.decode("ascii"),
@@ -53,18 +77,17 @@ def post(
         "User-Agent": USER_AGENT,
     }
     extensions = {"sni_hostname": target.url.host} if target.url.scheme == "https" else {}
-    try:
-        with (
-            httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST", request_url, content=body, headers=sent_headers, extensions=extensions
-            ) as response,
-        ):
-            excerpt = _read_capped(response, deadline=started + timeout_s)
-    except httpx.TimeoutException:
-        return AttemptResult(None, f"timed out after {timeout_s:g} s", _ms(started))
-    except httpx.HTTPError as error:
-        return AttemptResult(None, f"{type(error).__name__}: {error}"[:500], _ms(started))
+    with (
+        httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
+        client.stream(
+            "POST",
+            target.url.copy_with(host=address),
+            content=body,
+            headers=sent_headers,
+            extensions=extensions,
+        ) as response,
+    ):
+        excerpt = _read_capped(response, deadline=started + timeout_s)
     return _judge(response, excerpt, started, timeout_s)
 
 

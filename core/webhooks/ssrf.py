@@ -27,10 +27,10 @@ class UnsafeUrl(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """A URL with the address that was checked for it: connect there, send `host` as Host/SNI."""
+    """A URL with the addresses checked for it: connect to those, send its host as Host/SNI."""
 
     url: httpx.URL
-    address: str  # an IP literal
+    addresses: tuple[str, ...]  # IP literals, in the resolver's order
 
 
 def parse(url: str) -> httpx.URL:
@@ -63,7 +63,7 @@ def resolve(url: str, *, allow_private: bool) -> Target:
         for address in addresses:
             if not is_public(address):
                 raise UnsafeUrl(f"resolves to {address}, which is not a public address")
-    return Target(parsed, addresses[0])
+    return Target(parsed, tuple(dict.fromkeys(addresses)))
 
 
 def is_public(address: str) -> bool:

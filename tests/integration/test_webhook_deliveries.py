@@ -241,3 +241,16 @@ def test_the_periodic_job_offers_a_due_delivery_once_until_its_queue_lease_ends(
         assert pk in queue_due(session, now=later, per_endpoint=2)
     with runtime.db.transaction() as session:
         assert pk not in queue_due(session, now=later, per_endpoint=2)
+
+
+def test_a_name_is_called_at_its_checked_address_with_its_own_host_header(
+    runtime: Runtime, tenant: TestTenant, receiver: Receiver
+) -> None:
+    port = receiver.url.split(":")[2].split("/")[0]
+    register(runtime.db, tenant, f"http://localhost:{port}/hooks", receiver)
+    pk = new_delivery(runtime.db, tenant)
+    done = attempt(runtime.db, delivery_pk=pk, policy=POLICY)
+    assert done is not None and done.outcome == "delivered"
+    (got,) = receiver.received
+    assert got.headers["host"] == f"localhost:{port}"  # connected by address, named by host
+    assert got.verified_by == (0,)
