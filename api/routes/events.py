@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response
 
 from api.auth import admin_only, load_principal, principal
-from api.bodies import query_choice, query_int
-from api.routes.webhooks import only_query
+from api.query import query_args, takes_query
+from api.respond import json_response
 from api.services import services
+from core.schemas import EventsQuery
 from core.webhooks.events import list_events
-from core.webhooks.inputs import EVENT_TYPES
 
 bp = Blueprint("events", __name__)
 bp.before_request(load_principal)
-MAX_PAGE = 500
 
 
 @bp.get("/events")
+@takes_query(EventsQuery)
 @admin_only
 def events() -> Response:
-    only_query("type", "after", "limit")
-    type_ = query_choice("type", EVENT_TYPES)
-    limit = query_int("limit", default=100, low=1, high=MAX_PAGE)
+    query = query_args(EventsQuery)
     with services().runtime.db.transaction() as session:
         page = list_events(
             session,
             principal=principal(),
-            type_=type_,
-            after=request.args.get("after"),
-            limit=limit,
+            type_=query.type,
+            after=query.after,
+            limit=query.limit,
         )
-    return jsonify(page)
+    return json_response(page)

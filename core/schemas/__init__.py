@@ -26,7 +26,24 @@ from core.schemas.common import Timestamp, Wire
 from core.schemas.ops import Health, Readiness, ReadinessChecks
 from core.schemas.points import LedgerEntry, PointsCredited, PointsSummary
 from core.schemas.problems import FieldError, Problem
-from core.schemas.queries import ParticipantRewardsQuery, Query, RewardsQuery
+from core.schemas.queries import (
+    EventsQuery,
+    ParticipantRewardsQuery,
+    Query,
+    RewardsQuery,
+    WebhookPageQuery,
+)
+from core.schemas.webhooks import (
+    DeliveryAttempt,
+    DeliveryPage,
+    DeliveryStatus,
+    DeliveryView,
+    EventPage,
+    EventView,
+    WebhookEndpointPage,
+    WebhookEndpointView,
+    WebhookEndpointWithSecret,
+)
 
 __all__ = [
     "ClaimFailed",
@@ -36,7 +53,14 @@ __all__ = [
     "ClaimSucceeded",
     "ClaimView",
     "CodeUploadResult",
+    "DeliveryAttempt",
+    "DeliveryPage",
+    "DeliveryStatus",
+    "DeliveryView",
     "Eligibility",
+    "EventPage",
+    "EventView",
+    "EventsQuery",
     "FieldError",
     "Health",
     "LedgerEntry",
@@ -54,5 +78,9 @@ __all__ = [
     "RewardStatus",
     "RewardsQuery",
     "Timestamp",
+    "WebhookEndpointPage",
+    "WebhookEndpointView",
+    "WebhookEndpointWithSecret",
+    "WebhookPageQuery",
     "Wire",
 ]

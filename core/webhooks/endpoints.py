@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import to_wire, utcnow
+from core.clock import utcnow
 from core.errors import ValidationFailed, WebhookEndpointNotFound
 from core.ids import new_id
 from core.models import WebhookEndpoint
+from core.schemas import WebhookEndpointPage, WebhookEndpointView
 from core.tenants import Principal
 from core.webhooks import paging
 from core.webhooks.inputs import EndpointCreate, EndpointPatch
@@ -40,7 +41,10 @@ def check_url(url: str, *, allow_private: bool) -> None:
 def create_endpoint(
     session: Session, *, principal: Principal, body: EndpointCreate, allow_private: bool
 ) -> dict[str, Any]:
-    """A new enabled endpoint: its object plus `secret`, shown this once."""
+    """A new enabled endpoint: its object plus `secret`, shown this once.
+
+    A dict (WebhookEndpointWithSecret's members), as test helpers read the secret from it.
+    """
     check_url(body.url, allow_private=allow_private)
     endpoint = WebhookEndpoint(
         endpoint_id=new_id("whe"),
@@ -55,17 +59,19 @@ def create_endpoint(
     )
     session.add(endpoint)
     session.flush()
-    return {**shape(endpoint), "secret": endpoint.secret}
+    return {**shape(endpoint).wire(), "secret": endpoint.secret}
 
 
-def get_endpoint(session: Session, *, principal: Principal, endpoint_id: str) -> dict[str, Any]:
+def get_endpoint(
+    session: Session, *, principal: Principal, endpoint_id: str
+) -> WebhookEndpointView:
     return shape(load(session, principal=principal, endpoint_id=endpoint_id))
 
 
 def list_endpoints(
     session: Session, *, principal: Principal, limit: int, cursor: str | None
-) -> dict[str, Any]:
-    """Endpoints oldest first, `limit` at a time: `{"webhook_endpoints", "next_cursor"}`."""
+) -> WebhookEndpointPage:
+    """Endpoints oldest first, `limit` at a time."""
     query = (
         select(WebhookEndpoint)
         .where(*_visible(principal))
@@ -77,10 +83,10 @@ def list_endpoints(
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    return {
-        "webhook_endpoints": [shape(row) for row in rows],
-        "next_cursor": paging.encode("whe", rows[-1].id) if more else None,
-    }
+    return WebhookEndpointPage(
+        webhook_endpoints=[shape(row) for row in rows],
+        next_cursor=paging.encode("whe", rows[-1].id) if more else None,
+    )
 
 
 def update_endpoint(
@@ -90,7 +96,7 @@ def update_endpoint(
     endpoint_id: str,
     body: EndpointPatch,
     allow_private: bool,
-) -> dict[str, Any]:
+) -> WebhookEndpointView:
     """Apply the fields given; re-enabling clears the reason and the failure streak."""
     given = body.model_fields_set
     for name in given & {"url", "event_types", "enabled"}:
@@ -120,13 +126,16 @@ def delete_endpoint(session: Session, *, principal: Principal, endpoint_id: str)
 
 
 def rotate_secret(session: Session, *, principal: Principal, endpoint_id: str) -> dict[str, Any]:
-    """A new secret; the current one keeps signing beside it for ROTATION_OVERLAP."""
+    """A new secret; the current one keeps signing beside it for ROTATION_OVERLAP.
+
+    A dict like create_endpoint's.
+    """
     endpoint = load(session, principal=principal, endpoint_id=endpoint_id, lock=True)
     now = utcnow()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
     endpoint.secret = new_secret()
-    return {**shape(endpoint), "secret": endpoint.secret}
+    return {**shape(endpoint).wire(), "secret": endpoint.secret}
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
@@ -151,17 +160,17 @@ def load(
     return endpoint
 
 
-def shape(endpoint: WebhookEndpoint) -> dict[str, Any]:
+def shape(endpoint: WebhookEndpoint) -> WebhookEndpointView:
     """The endpoint as the API shows it (never the secret)."""
-    return {
-        "id": endpoint.endpoint_id,
-        "url": endpoint.url,
-        "event_types": endpoint.event_types,
-        "description": endpoint.description,
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "created_at": to_wire(endpoint.created_at),
-    }
+    return WebhookEndpointView(
+        id=endpoint.endpoint_id,
+        url=endpoint.url,
+        event_types=endpoint.event_types,  # type: ignore[arg-type]  # stored as validated
+        description=endpoint.description,
+        enabled=endpoint.enabled,
+        disabled_reason=endpoint.disabled_reason,
+        created_at=endpoint.created_at,
+    )
 
 
 def _visible(principal: Principal) -> list[Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import to_wire
 from core.errors import ValidationFailed
 from core.models import Fact
+from core.schemas import EventPage, EventView
 from core.tenants import Principal
 
 _EVENT_ID = re.compile(r"^evt_[0-9a-z]{26}$")
@@ -19,8 +18,8 @@ _EVENT_ID = re.compile(r"^evt_[0-9a-z]{26}$")
 
 def list_events(
     session: Session, *, principal: Principal, type_: str | None, after: str | None, limit: int
-) -> dict[str, Any]:
-    """`{"events": [{"id", "type", "created_at", "data"}], "next_cursor"}`.
+) -> EventPage:
+    """A page of facts, oldest first.
 
     `after` is a `next_cursor` or any event id (`evt_...`), so a consumer can
     resume after the last event it stored. `next_cursor` is null once the page
@@ -39,19 +38,19 @@ def list_events(
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    return {
-        "events": [event(row) for row in rows],
-        "next_cursor": cursor(rows[-1].event_id) if more else None,
-    }
+    return EventPage(
+        events=[event(row) for row in rows],
+        next_cursor=cursor(rows[-1].event_id) if more else None,
+    )
 
 
-def event(fact: Fact) -> dict[str, Any]:
-    return {
-        "id": fact.event_id,
-        "type": fact.type,
-        "created_at": to_wire(fact.created_at),
-        "data": fact.data,
-    }
+def event(fact: Fact) -> EventView:
+    return EventView(
+        id=fact.event_id,
+        type=fact.type,  # type: ignore[arg-type]  # facts are appended with a FactType
+        created_at=fact.created_at,
+        data=fact.data,
+    )
 
 
 def cursor(event_id: str) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import to_wire, utcnow
+from core.clock import utcnow
 from core.errors import DeliveryNotRetryable, WebhookDeliveryNotFound
 from core.models import Fact, WebhookAttempt, WebhookDelivery
+from core.schemas import DeliveryAttempt, DeliveryPage, DeliveryView
 from core.tenants import Principal
 from core.webhooks import paging
 from core.webhooks.endpoints import load
@@ -19,8 +19,8 @@ from core.webhooks.relay import QUEUED_LEASE
 
 def list_deliveries(
     session: Session, *, principal: Principal, endpoint_id: str, limit: int, cursor: str | None
-) -> dict[str, Any]:
-    """An endpoint's deliveries, newest first: `{"deliveries": [...], "next_cursor"}`."""
+) -> DeliveryPage:
+    """An endpoint's deliveries, newest first, each with its attempts."""
     endpoint = load(session, principal=principal, endpoint_id=endpoint_id)
     query = (
         select(WebhookDelivery, Fact.event_id, Fact.type)
@@ -35,18 +35,18 @@ def list_deliveries(
     more = len(rows) > limit
     rows = rows[:limit]
     attempts = _attempts(session, [row[0].id for row in rows])
-    return {
-        "deliveries": [
+    return DeliveryPage(
+        deliveries=[
             shape(delivery, event_id, event_type, attempts[delivery.id])
             for delivery, event_id, event_type in rows
         ],
-        "next_cursor": paging.encode("whd", rows[-1][0].id) if more else None,
-    }
+        next_cursor=paging.encode("whd", rows[-1][0].id) if more else None,
+    )
 
 
 def retry_delivery(
     session: Session, *, principal: Principal, delivery_id: str, schedule: tuple[int, ...]
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, DeliveryView]:
     """Make a delivery due now: (its pk, to send at once after commit, and how it shows).
 
     A failed delivery gets one more attempt (a failure fails it again, with no
@@ -79,24 +79,24 @@ def retry_delivery(
 
 def shape(
     delivery: WebhookDelivery, event_id: str, event_type: str, attempts: list[WebhookAttempt]
-) -> dict[str, Any]:
-    return {
-        "id": delivery.delivery_id,
-        "event_id": event_id,
-        "event_type": event_type,
-        "status": delivery.status,
-        "next_attempt_at": to_wire(delivery.next_attempt_at),
-        "attempts": [
-            {
-                "attempted_at": to_wire(attempt.attempted_at),
-                "status_code": attempt.status_code,
-                "error": attempt.error,
-                "duration_ms": attempt.duration_ms,
-                "response_body": attempt.response_body,
-            }
+) -> DeliveryView:
+    return DeliveryView(
+        id=delivery.delivery_id,
+        event_id=event_id,
+        event_type=event_type,  # type: ignore[arg-type]  # facts are appended with a FactType
+        status=delivery.status,  # type: ignore[arg-type]  # checked by the table
+        next_attempt_at=delivery.next_attempt_at,
+        attempts=[
+            DeliveryAttempt(
+                attempted_at=attempt.attempted_at,
+                status_code=attempt.status_code,
+                error=attempt.error,
+                duration_ms=attempt.duration_ms,
+                response_body=attempt.response_body,
+            )
             for attempt in attempts
         ],
-    }
+    )
 
 
 def _attempts(session: Session, delivery_pks: list[int]) -> dict[int, list[WebhookAttempt]]:
