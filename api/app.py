@@ -11,7 +11,17 @@ from api import wire
 from api.errors import register_error_handlers
 from api.query import check_query
 from api.ratelimit import RateLimiter
-from api.routes import campaigns, claims, docs, metrics, ops, participants, rewards
+from api.routes import (
+    campaigns,
+    claims,
+    docs,
+    events,
+    metrics,
+    ops,
+    participants,
+    rewards,
+    webhooks,
+)
 from api.services import Services
 from core.logs import configure_logging, request_id
 from core.migrate import require_database_or_exit, require_migrated
@@ -41,7 +51,9 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app.after_request(_echo_request_id)
     wire.install(app)  # paths taken as sent, bodies held to the limit (docs/inputs.md)
     register_error_handlers(app)
-    for blueprint in (rewards.bp, claims.bp, participants.bp, campaigns.bp):
+    for blueprint in (
+        rewards.bp, claims.bp, participants.bp, campaigns.bp, webhooks.bp, events.bp,
+    ):  # fmt: skip
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
     app.register_blueprint(docs.bp)

@@ -32,6 +32,9 @@ from core.schemas import (
     ClaimStatus,
     ClaimSucceeded,
     CodeUploadResult,
+    DeliveryPage,
+    DeliveryView,
+    EventPage,
     Health,
     ParticipantRewards,
     PointsCredited,
@@ -39,7 +42,11 @@ from core.schemas import (
     Readiness,
     RewardEntry,
     RewardPage,
+    WebhookEndpointPage,
+    WebhookEndpointView,
+    WebhookEndpointWithSecret,
 )
+from core.webhooks.inputs import EndpointCreate, EndpointPatch
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -159,18 +166,36 @@ PARAMETERS: dict[str, Schema] = {
         "schema": {"type": "string"},
     },
 }
-PARAMETERS["CampaignId"] = {
-    "name": "campaign_id",
-    "in": "path",
-    "required": True,
-    "description": "The campaign's id, as POST /campaigns gave it.",
-    "schema": _id("cmp"),
+PARAMETERS |= {
+    "CampaignId": {
+        "name": "campaign_id",
+        "in": "path",
+        "required": True,
+        "description": "The campaign's id, as POST /campaigns gave it.",
+        "schema": _id("cmp"),
+    },
+    "WebhookEndpointId": {
+        "name": "endpoint_id",
+        "in": "path",
+        "required": True,
+        "description": "The webhook endpoint's id, as its object's `id` gives it.",
+        "schema": _id("whe"),
+    },
+    "WebhookDeliveryId": {
+        "name": "delivery_id",
+        "in": "path",
+        "required": True,
+        "description": "The delivery's id, as the deliveries list's `id` gives it.",
+        "schema": _id("whd"),
+    },
 }
 PATH_PARAMETERS = {  # path argument -> name in PARAMETERS
     "campaign_id": "CampaignId",
     "reward_id": "RewardId",
     "claim_id": "ClaimId",
     "participant_id": "ParticipantId",
+    "endpoint_id": "WebhookEndpointId",
+    "delivery_id": "WebhookDeliveryId",
 }
 SECTIONS = {
     "§4": "Catalog and admin",
@@ -324,6 +349,73 @@ OPERATIONS: dict[str, Operation] = {
         "server", {200: Reply("The participant's claims.", ParticipantRewards)},
         description="Every claim the participant holds, newest first (the newest 1,000; "
         "`total_claimed` counts all); none for an unknown participant.",
+    ),
+    "webhooks.create": Operation(
+        "createWebhookEndpoint", "Register a webhook endpoint", "§7", "Webhooks", "admin",
+        {201: Reply("The new endpoint, with its secret (shown this once).",
+                    WebhookEndpointWithSecret, headers=("Location",))},
+        body={JSON: EndpointCreate},
+        description="An enabled endpoint for the key's tenant and mode, subscribed to "
+        "`event_types` (default `[\"*\"]`: every type). A URL that resolves to a private, "
+        "loopback, link-local or otherwise non-global address is 400 naming `url` unless "
+        "COFFER_WEBHOOK_ALLOW_PRIVATE is set; registration never calls it.",
+    ),
+    "webhooks.list_all": Operation(
+        "listWebhookEndpoints", "List webhook endpoints", "§7", "Webhooks", "admin",
+        {200: Reply("A page of endpoints.", WebhookEndpointPage)},
+        description="Endpoints of the key's tenant and mode, oldest first, `limit` at a time; "
+        "`next_cursor` reads the next page. A deleted endpoint is not listed.",
+    ),
+    "webhooks.read": Operation(
+        "getWebhookEndpoint", "Read a webhook endpoint", "§7", "Webhooks", "admin",
+        {200: Reply("The endpoint (never its secret).", WebhookEndpointView)},
+        errors=("not_found",),
+        description="A disabled endpoint says why in `disabled_reason`; a deleted one, or "
+        "another tenant's or mode's, is 404.",
+    ),
+    "webhooks.update": Operation(
+        "updateWebhookEndpoint", "Change a webhook endpoint", "§7", "Webhooks", "admin",
+        {200: Reply("The endpoint as changed.", WebhookEndpointView)},
+        errors=("not_found",), body={JSON: EndpointPatch},
+        description="Only the fields present change (`url`, `event_types` and `enabled` refuse "
+        "null). A new URL passes the same address check as at registration. `enabled: false` "
+        "stops deliveries; `enabled: true` clears the reason and the failure streak.",
+    ),
+    "webhooks.delete": Operation(
+        "deleteWebhookEndpoint", "Delete a webhook endpoint", "§7", "Webhooks", "admin",
+        {204: Reply("Deleted; its deliveries stay on record.")},
+        errors=("not_found",),
+        description="Nothing more is delivered to it; it is 404 from then on.",
+    ),
+    "webhooks.rotate": Operation(
+        "rotateWebhookSecret", "Rotate a webhook endpoint's secret", "§7", "Webhooks", "admin",
+        {200: Reply("The endpoint with its new secret (shown this once).",
+                    WebhookEndpointWithSecret)},
+        errors=("not_found",),
+        description="For 24 hours the previous secret signs beside the new one (two `v1,` "
+        "entries in `webhook-signature`), so a receiver can switch without missing a delivery.",
+    ),
+    "webhooks.deliveries": Operation(
+        "listWebhookDeliveries", "List an endpoint's deliveries", "§7", "Webhooks", "admin",
+        {200: Reply("A page of deliveries, each with its attempts.", DeliveryPage)},
+        errors=("not_found",),
+        description="Newest first, `limit` at a time; each delivery lists every attempt "
+        "(oldest first) with its status code, error and duration.",
+    ),
+    "webhooks.retry": Operation(
+        "retryWebhookDelivery", "Retry a delivery", "§7", "Webhooks", "admin",
+        {200: Reply("The delivery, pending and due now.", DeliveryView)},
+        errors=("not_found", "delivery_not_retryable"),
+        description="Makes a pending or failed delivery due now and sends it at once (a "
+        "failed one gets one more attempt); an already delivered one is 409 "
+        "delivery_not_retryable.",
+    ),
+    "events.events": Operation(
+        "listEvents", "List events", "§7", "Webhooks", "admin",
+        {200: Reply("A page of facts.", EventPage)},
+        description="The facts of the key's tenant and mode, oldest first, as their webhooks "
+        "carry them; a fact's `id` is the `webhook-id` of its deliveries. `after` takes a "
+        "`next_cursor` or any event id of this tenant and mode (anything else is 400).",
     ),
     "ops.healthz": Operation(
         "healthz", "Process is up", "§9", "Operations", "public",

@@ -118,3 +118,15 @@ class RateLimited(CofferError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"Retry after {retry_after_s} seconds")
         self.retry_after_s = retry_after_s
+
+
+class WebhookEndpointNotFound(NotFound):
+    title = "No such webhook endpoint"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    title = "No such webhook delivery"
+
+
+class DeliveryNotRetryable(CofferError):
+    code, status, title = "delivery_not_retryable", 409, "This delivery was already delivered"

@@ -21,6 +21,7 @@ from core.db import Database
 from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
 from core.settings import Settings, load_settings_or_exit
+from core.webhooks.dispatch import DeliveryQueue
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Runtime:
     publisher: RedisOutcomes | PolledOutcomes
     stats: ClaimStats  # claim outcome counts and latency, for /metrics
     waker: Waker  # how an accepted claim asks for a worker
+    webhooks: DeliveryQueue  # relays facts and sends delivery attempts after commit
     known_rewards: KnownRewards = field(default_factory=KnownRewards)
     set_aside: SetAside = field(default_factory=SetAside)
 
@@ -56,7 +58,8 @@ def build_runtime(settings: Settings) -> Runtime:
         )
         notifier = RedisOutcomes(redis)
         stats = RedisClaimStats(redis)
-    return Runtime(settings, db, redis, notifier, poller, notifier, stats, _queue(settings, redis))
+    waker = _queue(settings, redis)
+    return Runtime(settings, db, redis, notifier, poller, notifier, stats, waker, _webhooks())
 
 
 def _queue(settings: Settings, redis: Any | None) -> Waker:
@@ -66,6 +69,12 @@ def _queue(settings: Settings, redis: Any | None) -> Waker:
 
     configure(app, settings)
     return ClaimQueue(app, redis)
+
+
+def _webhooks() -> DeliveryQueue:
+    from workers.tasks.webhooks import CeleryDeliveryQueue  # noqa: PLC0415 - Celery when wired
+
+    return CeleryDeliveryQueue()
 
 
 class _Holder:

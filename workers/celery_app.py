@@ -11,10 +11,21 @@ from core.settings import Settings, get_settings, load_settings_or_exit
 DRAIN_TASK = "coffer.claims.drain"
 CAMPAIGN_TASK = "coffer.campaigns.advance"
 SWEEP_TASK = "coffer.sweep"
+RELAY_TASK = "coffer.facts.relay"
+DELIVER_TASK = "coffer.webhooks.deliver"
+DUE_DELIVERIES_TASK = "coffer.webhooks.due"
+DUE_DELIVERIES_EVERY_S = 1.0  # how late a scheduled webhook attempt may start
 QUEUE = "coffer"
 
 app = Celery(
-    "coffer", include=["workers.tasks.claims", "workers.tasks.campaigns", "workers.tasks.sweeps"]
+    "coffer",
+    include=[
+        "workers.tasks.claims",
+        "workers.tasks.campaigns",
+        "workers.tasks.sweeps",
+        "workers.tasks.relay",
+        "workers.tasks.webhooks",
+    ],
 )
 
 
@@ -42,6 +53,8 @@ def configure(celery: Celery, settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_s},
+            "relay": {"task": RELAY_TASK, "schedule": settings.sweep_interval_s},
+            "webhooks-due": {"task": DUE_DELIVERIES_TASK, "schedule": DUE_DELIVERIES_EVERY_S},
         },
         beat_scheduler="celery.beat:Scheduler",  # the schedule is code; no shelve file needed
     )

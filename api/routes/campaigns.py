@@ -134,8 +134,10 @@ def results(campaign_id: str) -> Response:
 @bp.post("/campaigns/<campaign_id>/cancel")
 @admin_only
 def cancel(campaign_id: str) -> Response:
-    with services().runtime.db.transaction() as session:
+    runtime = services().runtime
+    with runtime.db.transaction() as session:
         view = cancel_campaign(
             session, principal=principal(), campaign_id=campaign_id, now=utcnow()
         )
+    runtime.webhooks.wake_relay()  # a cancel appends campaign.completed
     return json_response(view)

@@ -69,5 +69,6 @@ def reverse(claim_id: str) -> tuple[Response, int, dict[str, str]]:
         recorded = reverse_claim(
             session, principal=principal(), claim_id=claim_id, body=body, key=key, print_=print_
         )
+    services().runtime.webhooks.wake_relay()  # the reversal's fact, out through the outbox
     headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
     return jsonify(recorded.response_body), recorded.response_status or 200, headers

@@ -8,6 +8,7 @@ from core.models.facts import Fact
 from core.models.idempotency import JOURNAL_KINDS, IdempotencyRecord
 from core.models.points import LedgerEntry, Participant
 from core.models.tenants import ApiKey, Tenant
+from core.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "CLAIM_STATUSES",
@@ -28,4 +29,7 @@ __all__ = [
     "Reward",
     "RewardCode",
     "Tenant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

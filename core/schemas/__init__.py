@@ -37,9 +37,22 @@ from core.schemas.queries import (
     CampaignResultsQuery,
     CampaignsQuery,
     CampaignUploadQuery,
+    EventsQuery,
     ParticipantRewardsQuery,
     Query,
     RewardsQuery,
+    WebhookPageQuery,
+)
+from core.schemas.webhooks import (
+    DeliveryAttempt,
+    DeliveryPage,
+    DeliveryStatus,
+    DeliveryView,
+    EventPage,
+    EventView,
+    WebhookEndpointPage,
+    WebhookEndpointView,
+    WebhookEndpointWithSecret,
 )
 
 __all__ = [
@@ -58,7 +71,14 @@ __all__ = [
     "ClaimSucceeded",
     "ClaimView",
     "CodeUploadResult",
+    "DeliveryAttempt",
+    "DeliveryPage",
+    "DeliveryStatus",
+    "DeliveryView",
     "Eligibility",
+    "EventPage",
+    "EventView",
+    "EventsQuery",
     "FieldError",
     "Health",
     "LedgerEntry",
@@ -76,5 +96,9 @@ __all__ = [
     "RewardStatus",
     "RewardsQuery",
     "Timestamp",
+    "WebhookEndpointPage",
+    "WebhookEndpointView",
+    "WebhookEndpointWithSecret",
+    "WebhookPageQuery",
     "Wire",
 ]

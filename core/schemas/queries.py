@@ -6,21 +6,38 @@ endpoint, and the OpenAPI document lists each model's fields as parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from core.facts import FactType
 from core.inputs import ParticipantId, RewardType
 
 MAX_PAGE = 200
+MAX_WEBHOOK_PAGE = 100  # endpoints and deliveries
+MAX_EVENT_PAGE = 500
 
 
-def _page_size(raw: Any) -> Any:
-    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-    if isinstance(raw, str) and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
-        raise PydanticCustomError("limit", f"must be an integer from 1 to {MAX_PAGE}")
-    return raw
+def _page_size(high: int) -> Callable[[Any], Any]:
+    def check(raw: Any) -> Any:
+        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+        if isinstance(raw, str) and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= high):
+            raise PydanticCustomError("limit", f"must be an integer from 1 to {high}")
+        return raw
+
+    return check
+
+
+# Page sizes: from 1 to the endpoint's maximum.
+CatalogLimit = Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(_page_size(MAX_PAGE))]
+WebhookLimit = Annotated[
+    int, Field(ge=1, le=MAX_WEBHOOK_PAGE), BeforeValidator(_page_size(MAX_WEBHOOK_PAGE))
+]
+EventLimit = Annotated[
+    int, Field(ge=1, le=MAX_EVENT_PAGE), BeforeValidator(_page_size(MAX_EVENT_PAGE))
+]
 
 
 class Query(BaseModel):
@@ -33,9 +50,7 @@ class RewardsQuery(Query):
     """GET /rewards."""
 
     reward_type: RewardType | None = Field(default=None, description="Only this type.")
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(_page_size)] = Field(
-        default=50, description="Entries on this page."
-    )
+    limit: CatalogLimit = Field(default=50, description="Entries on this page.")
     cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
     participant_id: ParticipantId | None = Field(
         default=None,
@@ -91,3 +106,22 @@ class CampaignUploadQuery(Query):
     points_deduction: Literal["true", "false"] = Field(
         default="false", description="Deduct each participant's points for the reward."
     )
+
+
+class WebhookPageQuery(Query):
+    """GET /webhook-endpoints and GET /webhook-endpoints/{endpoint_id}/deliveries."""
+
+    limit: WebhookLimit = Field(default=50, description="Entries on this page.")
+    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+
+
+class EventsQuery(Query):
+    """GET /events (CONTRACT §7)."""
+
+    type: FactType | None = Field(default=None, description="Only facts of this type.")
+    after: str | None = Field(
+        default=None,
+        description="The next_cursor of the previous page, or any event id (`evt_...`): "
+        "facts after it.",
+    )
+    limit: EventLimit = Field(default=100, description="Facts on this page.")

@@ -51,16 +51,20 @@ from api.openapi import (
     template,
 )
 from core.claims.drain import Drain
-from core.models import IdempotencyRecord
+from core.models import IdempotencyRecord, WebhookDelivery
 from core.runtime import Runtime, build_runtime
 from core.schemas import ClaimFailed, ClaimPending, CodeUploadResult
 from core.settings import Settings
+from core.webhooks.dispatch import DeliveryPolicy, attempt
+from tests.support.receiver import Answer, Receiver, new_delivery
 from tests.support.tenants import TestTenant
 
 API = "/api/v1/gamify"
 # The headers Coffer itself sets: each one a response carries must be documented for it.
 COFFER_HEADERS = ("Location", "Idempotent-Replayed", "Preference-Applied", "Retry-After")
 Seen = set[tuple[str, int, str | None]]  # (operationId, status, error code)
+# Registration never calls a URL, and no worker runs here to deliver: nothing leaves the host.
+HOOK_URL = "http://127.0.0.1:9/hooks"
 
 
 def path_pattern(path: str) -> str:
@@ -143,6 +147,19 @@ class Conformance:
 
 
 @pytest.fixture(scope="module")
+def app(settings: Settings) -> Iterator[Flask]:
+    """The session's app, but registering webhook URLs on 127.0.0.1 (COFFER_WEBHOOK_ALLOW_PRIVATE).
+
+    The session app keeps the address check on: tests/integration/test_webhook_api.py
+    proves the refusals through it.
+    """
+    changed = {**settings.model_dump(), "webhook_allow_private": True}
+    runtime = build_runtime(Settings(**changed, _env_file=None))  # type: ignore[call-arg]
+    yield create_app(runtime)
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
 def seen() -> Seen:
     return set()
 
@@ -167,7 +184,12 @@ def variant(settings: Settings) -> Iterator[Callable[..., Flask]]:
     runtimes: list[Runtime] = []
 
     def make(*, check_schema: bool = True, **overrides: Any) -> Flask:
-        changed = {**settings.model_dump(), "redis_url": None, **overrides}
+        changed = {
+            **settings.model_dump(),
+            "redis_url": None,
+            "webhook_allow_private": True,
+            **overrides,
+        }
         runtime = build_runtime(Settings(**changed, _env_file=None))  # type: ignore[call-arg]
         runtimes.append(runtime)
         return create_app(runtime, check_schema=check_schema)
@@ -185,6 +207,8 @@ class World:
     reward_id: str
     claim_id: str
     participant: str
+    endpoint_id: str = ""
+    delivery_id: str = ""  # a pending delivery to endpoint_id
 
     def auth(self, scope: str = "admin") -> dict[str, str]:
         return self.tenant.auth("live", scope)
@@ -192,6 +216,7 @@ class World:
     def samples(self, conf: Conformance) -> dict[str, dict[str, Any]]:
         """operationId -> a request that succeeds (fresh objects where it consumes one)."""
         rid, pid = self.reward_id, quote(self.participant, safe="")
+        eid = self.endpoint_id
         return {
             "listRewards": {"method": "GET", "path": f"{API}/rewards"},
             "createReward": {
@@ -251,6 +276,39 @@ class World:
             },
             "getPoints": {"method": "GET", "path": f"{API}/participants/{pid}/points"},
             "getParticipantRewards": {"method": "GET", "path": f"{API}/participants/{pid}/rewards"},
+            "createWebhookEndpoint": {
+                "method": "POST",
+                "path": f"{API}/webhook-endpoints",
+                "json_body": {
+                    "url": HOOK_URL,
+                    "event_types": ["reward.reward_claimed"],
+                    "description": "sample",
+                },
+            },
+            "listWebhookEndpoints": {"method": "GET", "path": f"{API}/webhook-endpoints"},
+            "getWebhookEndpoint": {"method": "GET", "path": f"{API}/webhook-endpoints/{eid}"},
+            "updateWebhookEndpoint": {
+                "method": "PATCH",
+                "path": f"{API}/webhook-endpoints/{eid}",
+                "json_body": {"description": "changed"},
+            },
+            "deleteWebhookEndpoint": {
+                "method": "DELETE",
+                "path": f"{API}/webhook-endpoints/{create_endpoint(conf, self)['id']}",
+            },
+            "rotateWebhookSecret": {
+                "method": "POST",
+                "path": f"{API}/webhook-endpoints/{eid}/rotate-secret",
+            },
+            "listWebhookDeliveries": {
+                "method": "GET",
+                "path": f"{API}/webhook-endpoints/{eid}/deliveries",
+            },
+            "retryWebhookDelivery": {
+                "method": "POST",
+                "path": f"{API}/webhook-deliveries/{self.delivery_id}/retry",
+            },
+            "listEvents": {"method": "GET", "path": f"{API}/events"},
             "healthz": {"method": "GET", "path": "/healthz"},
             "readyz": {"method": "GET", "path": "/readyz"},
             "metrics": {"method": "GET", "path": "/metrics"},
@@ -288,6 +346,18 @@ def create_reward(conf: Conformance, world: World, **fields: Any) -> dict[str, A
     return response.get_json()  # type: ignore[no-any-return]
 
 
+def create_endpoint(conf: Conformance, world: World, **fields: Any) -> dict[str, Any]:
+    body = {"url": HOOK_URL, **fields}
+    response = conf.call("POST", f"{API}/webhook-endpoints", headers=world.auth(), json_body=body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def delivery_id(runtime: Runtime, pk: int) -> str:
+    with runtime.db.transaction() as session:
+        return session.get_one(WebhookDelivery, pk).delivery_id
+
+
 @pytest.fixture
 def world(conf: Conformance, tenant: TestTenant) -> World:
     partial = World(tenant, "", "", f"user:{uuid.uuid4().hex}@shop")
@@ -300,7 +370,16 @@ def world(conf: Conformance, tenant: TestTenant) -> World:
         json_body={"participant_id": partial.participant},
     )
     assert claimed.status_code == 202
-    return World(tenant, reward["id"], claimed.get_json()["claim_id"], partial.participant)
+    endpoint = create_endpoint(conf, partial, event_types=["*"])
+    pending = new_delivery(conf_runtime(conf).db, tenant)  # a fact relayed to the endpoint
+    return World(
+        tenant,
+        reward["id"],
+        claimed.get_json()["claim_id"],
+        partial.participant,
+        endpoint["id"],
+        delivery_id(conf_runtime(conf), pending),
+    )
 
 
 def operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -503,6 +582,119 @@ def test_points_credits_replays_debits_and_ledgers_conform(conf: Conformance, wo
         -100,
         paid.get_json()["claim_id"],
     )
+
+
+# Webhooks: endpoints, deliveries with attempts, events.
+
+
+def test_an_endpoint_conforms_created_changed_rotated_and_listed_a_page_at_a_time(
+    conf: Conformance, world: World
+) -> None:
+    made = create_endpoint(conf, world, event_types=["reward.claim_reversed"], description="ops")
+    path = f"{API}/webhook-endpoints/{made['id']}"
+    disabled = conf.call("PATCH", path, headers=world.auth(), json_body={"enabled": False})
+    rotated = conf.call("POST", f"{path}/rotate-secret", headers=world.auth())
+    shown = conf.call("GET", path, headers=world.auth())
+    first = conf.call("GET", f"{API}/webhook-endpoints?limit=1", headers=world.auth())
+    cursor = first.get_json()["next_cursor"]
+    rest = conf.call(
+        "GET", f"{API}/webhook-endpoints?limit=100&cursor={cursor}", headers=world.auth()
+    )
+
+    assert made["secret"].startswith("whsec_") and "secret" not in shown.get_json()
+    assert disabled.get_json()["disabled_reason"] == "disabled by an admin"
+    assert rotated.get_json()["secret"] not in (made["secret"], None)
+    assert shown.get_json()["enabled"] is False
+    assert isinstance(cursor, str) and rest.get_json()["next_cursor"] is None
+    listed = [e["id"] for e in first.get_json()["webhook_endpoints"]]
+    listed += [e["id"] for e in rest.get_json()["webhook_endpoints"]]
+    assert listed == [world.endpoint_id, made["id"]]
+
+
+def test_deliveries_with_attempts_conform_and_a_delivered_one_is_not_retryable(
+    conf: Conformance, world: World
+) -> None:
+    db = conf_runtime(conf).db
+    policy = DeliveryPolicy(timeout_s=2, allow_private=True, schedule=(0,))
+    only_campaigns = {"event_types": ["campaign.completed"]}  # the world's endpoint: none here
+    conf.call(
+        "PATCH", f"{API}/webhook-endpoints/{world.endpoint_id}", headers=world.auth(),
+        json_body=only_campaigns,
+    )  # fmt: skip
+    with Receiver() as receiver:
+        endpoint = create_endpoint(conf, world, url=receiver.url)
+        receiver.secrets.append(endpoint["secret"])
+        receiver.default = Answer(500)
+        pk = new_delivery(db, world.tenant)
+        attempt(db, delivery_pk=pk, policy=policy)
+        attempt(db, delivery_pk=pk, policy=policy)
+        path = f"{API}/webhook-endpoints/{endpoint['id']}/deliveries"
+        failed = conf.call("GET", f"{path}?limit=1", headers=world.auth())
+        retry = f"{API}/webhook-deliveries/{delivery_id(conf_runtime(conf), pk)}/retry"
+        retried = conf.call("POST", retry, headers=world.auth())
+        receiver.default = Answer(200)
+        attempt(db, delivery_pk=pk, policy=policy)
+        delivered = conf.call("GET", path, headers=world.auth())
+        again = conf.call("POST", retry, headers=world.auth())
+
+    (shown,) = failed.get_json()["deliveries"]
+    assert (shown["status"], shown["next_attempt_at"]) == ("failed", None)
+    assert [a["status_code"] for a in shown["attempts"]] == [500, 500]
+    assert retried.get_json()["status"] == "pending"
+    assert retried.get_json()["next_attempt_at"] is not None
+    assert [d["status"] for d in delivered.get_json()["deliveries"]] == ["delivered"]
+    assert (again.status_code, again.get_json()["code"]) == (409, "delivery_not_retryable")
+
+
+def test_events_conform_filtered_and_a_page_at_a_time(conf: Conformance, world: World) -> None:
+    new_delivery(conf_runtime(conf).db, world.tenant)  # a second fact of the type
+    path = f"{API}/events?type=reward.reward_claimed"
+    first = conf.call("GET", f"{path}&limit=1", headers=world.auth())
+    cursor = first.get_json()["next_cursor"]
+    rest = conf.call("GET", f"{path}&limit=500&after={cursor}", headers=world.auth())
+    (event,) = first.get_json()["events"]
+    by_id = conf.call("GET", f"{API}/events?after={event['id']}", headers=world.auth())
+
+    assert isinstance(cursor, str) and rest.get_json()["next_cursor"] is None
+    assert event["type"] == "reward.reward_claimed" and event["data"] == {"claim_id": "clm_x"}
+    assert rest.get_json()["events"] == by_id.get_json()["events"]
+    assert len(rest.get_json()["events"]) == 1
+
+
+def test_webhook_requests_refused_conform(
+    conf: Conformance, world: World, other_tenant: TestTenant
+) -> None:
+    eid, whe, whd = world.endpoint_id, f"whe_{'0' * 26}", f"whd_{'0' * 26}"
+    stranger = other_tenant.auth("live", "admin")
+    refusals = [
+        (400, "validation_error", req("POST", "/webhook-endpoints", json_body={"url": "ftp://x"})),
+        (400, "validation_error", req("POST", "/webhook-endpoints",
+                                      json_body={"url": HOOK_URL, "event_types": []})),
+        (400, "validation_error", req("GET", "/webhook-endpoints?limit=101")),
+        (400, "validation_error", req("GET", "/webhook-endpoints?cursor=nope")),
+        (404, "not_found", req("GET", f"/webhook-endpoints/{whe}")),
+        (404, "not_found", req("PATCH", f"/webhook-endpoints/{whe}", json_body={})),
+        (400, "validation_error", req("PATCH", f"/webhook-endpoints/{eid}",
+                                      json_body={"url": None})),
+        (404, "not_found", req("DELETE", f"/webhook-endpoints/{whe}")),
+        (404, "not_found", req("POST", f"/webhook-endpoints/{whe}/rotate-secret")),
+        (404, "not_found", req("GET", f"/webhook-endpoints/{whe}/deliveries")),
+        (400, "validation_error", req("GET", f"/webhook-endpoints/{eid}/deliveries?cursor=x")),
+        (404, "not_found", req("POST", f"/webhook-deliveries/{whd}/retry")),
+        (400, "validation_error", req("GET", "/events?limit=501")),
+        (400, "validation_error", req("GET", "/events?type=reward.unknown")),
+        (400, "validation_error", req("GET", "/events?after=nope")),
+        (400, "validation_error", req("GET", f"/events?after=evt_{'0' * 26}")),
+        # Another tenant's endpoints and deliveries are 404, never 403.
+        (404, "not_found", req("GET", f"/webhook-endpoints/{eid}", headers=stranger)),
+        (404, "not_found", req("POST", f"/webhook-deliveries/{world.delivery_id}/retry",
+                               headers=stranger)),
+    ]  # fmt: skip
+
+    for status, code, request in refusals:
+        headers = {**world.auth(), **request.pop("headers", {})}
+        response = conf.call(**request, headers=headers, valid_request=False)
+        assert (response.status_code, response.get_json()["code"]) == (status, code), request
 
 
 # Claims: 202, pending, 201 (fresh and replayed), and every business failure.

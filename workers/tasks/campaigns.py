@@ -16,6 +16,8 @@ def advance_campaign(campaign_id: str) -> int:
     report = advance(runtime.db, campaign_id=campaign_id)
     if report.outcomes:
         runtime.stats.record(report.outcomes)
+    if report.decided:
+        runtime.webhooks.wake_relay()  # the chunk wrote facts: claims, maybe campaign.completed
     if not report.finished:
         ClaimQueue(app, runtime.redis).wake_campaign(campaign_id)
     return report.decided

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from core.claims.drain import Drain
+from collections.abc import Callable
+
+from core.claims.drain import Drain, OutcomeRecorder
+from core.claims.outcome import Outcome
 from core.runtime import get_runtime
 from workers.celery_app import DRAIN_TASK, app
 from workers.queue import ClaimQueue
@@ -19,8 +22,21 @@ def drain_claims() -> int:
         batch_size=runtime.settings.claim_batch_size,
         max_attempts=runtime.settings.claim_max_attempts,
         set_aside=runtime.set_aside,
-        stats=runtime.stats,
+        stats=_RelayAfterCommit(runtime.stats, runtime.webhooks.wake_relay),
     ).run()
     if report.out_of_time:
         queue.wake(force=True)  # let other work in between; a fresh task carries on
     return report.decided
+
+
+class _RelayAfterCommit:
+    """Records a committed batch's outcomes (after they are published), then asks for the
+    relay of the facts the batch wrote."""
+
+    def __init__(self, inner: OutcomeRecorder, wake_relay: Callable[[], None]) -> None:
+        self.inner, self.wake_relay = inner, wake_relay
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        self.inner.record(outcomes)
+        if any(outcome.status == "succeeded" for outcome in outcomes):
+            self.wake_relay()  # only a succeeded claim writes facts

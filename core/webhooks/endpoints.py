@@ -1,0 +1,181 @@
+"""The admin's webhook endpoints: create, read, list, update, delete, rotate the secret.
+
+An endpoint belongs to one tenant and one mode; another tenant's or mode's
+endpoint is `not_found`. The secret is returned only by `create_endpoint`
+and `rotate_secret`. Its URL passes the SSRF rule (core.webhooks.ssrf) when
+it is registered or changed, and again before each attempt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.errors import ValidationFailed, WebhookEndpointNotFound
+from core.ids import new_id
+from core.models import WebhookEndpoint
+from core.schemas import WebhookEndpointPage, WebhookEndpointView
+from core.tenants import Principal
+from core.webhooks import paging
+from core.webhooks.inputs import EndpointCreate, EndpointPatch
+from core.webhooks.signing import new_secret
+from core.webhooks.ssrf import UnsafeUrl, resolve
+
+ROTATION_OVERLAP = timedelta(hours=24)  # the previous secret keeps signing this long
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """400 naming `url` unless it may be called (with private addresses allowed, shape only)."""
+    if allow_private:
+        return
+    try:
+        resolve(url, allow_private=False)
+    except UnsafeUrl as refusal:
+        raise ValidationFailed([{"field": "url", "message": str(refusal)}]) from refusal
+
+
+def create_endpoint(
+    session: Session, *, principal: Principal, body: EndpointCreate, allow_private: bool
+) -> dict[str, Any]:
+    """A new enabled endpoint: its object plus `secret`, shown this once.
+
+    A dict (WebhookEndpointWithSecret's members), as test helpers read the secret from it.
+    """
+    check_url(body.url, allow_private=allow_private)
+    endpoint = WebhookEndpoint(
+        endpoint_id=new_id("whe"),
+        tenant_id=principal.tenant_id,
+        mode=principal.mode,
+        url=body.url,
+        event_types=list(body.event_types),
+        description=body.description,
+        enabled=True,
+        secret=new_secret(),
+        created_at=utcnow(),
+    )
+    session.add(endpoint)
+    session.flush()
+    return {**shape(endpoint).wire(), "secret": endpoint.secret}
+
+
+def get_endpoint(
+    session: Session, *, principal: Principal, endpoint_id: str
+) -> WebhookEndpointView:
+    return shape(load(session, principal=principal, endpoint_id=endpoint_id))
+
+
+def list_endpoints(
+    session: Session, *, principal: Principal, limit: int, cursor: str | None
+) -> WebhookEndpointPage:
+    """Endpoints oldest first, `limit` at a time."""
+    query = (
+        select(WebhookEndpoint)
+        .where(*_visible(principal))
+        .order_by(WebhookEndpoint.id)
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        query = query.where(WebhookEndpoint.id > paging.decode("whe", cursor))
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return WebhookEndpointPage(
+        webhook_endpoints=[shape(row) for row in rows],
+        next_cursor=paging.encode("whe", rows[-1].id) if more else None,
+    )
+
+
+def update_endpoint(
+    session: Session,
+    *,
+    principal: Principal,
+    endpoint_id: str,
+    body: EndpointPatch,
+    allow_private: bool,
+) -> WebhookEndpointView:
+    """Apply the fields given; re-enabling clears the reason and the failure streak."""
+    given = body.model_fields_set
+    for name in given & {"url", "event_types", "enabled"}:
+        if getattr(body, name) is None:
+            raise ValidationFailed([{"field": name, "message": "must not be null"}])
+    endpoint = load(session, principal=principal, endpoint_id=endpoint_id, lock=True)
+    if body.url is not None:
+        check_url(body.url, allow_private=allow_private)
+        endpoint.url = body.url
+    if body.event_types is not None:
+        endpoint.event_types = list(body.event_types)
+    if "description" in given:
+        endpoint.description = body.description
+    if body.enabled is not None and body.enabled != endpoint.enabled:
+        endpoint.enabled = body.enabled
+        endpoint.disabled_reason = None if body.enabled else "disabled by an admin"
+        endpoint.failing_since = None
+    return shape(endpoint)
+
+
+def delete_endpoint(session: Session, *, principal: Principal, endpoint_id: str) -> None:
+    """Stop delivering to it; its deliveries stay on record."""
+    endpoint = load(session, principal=principal, endpoint_id=endpoint_id, lock=True)
+    endpoint.deleted_at = utcnow()
+    endpoint.enabled = False
+    endpoint.disabled_reason = "deleted"
+
+
+def rotate_secret(session: Session, *, principal: Principal, endpoint_id: str) -> dict[str, Any]:
+    """A new secret; the current one keeps signing beside it for ROTATION_OVERLAP.
+
+    A dict like create_endpoint's.
+    """
+    endpoint = load(session, principal=principal, endpoint_id=endpoint_id, lock=True)
+    now = utcnow()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
+    endpoint.secret = new_secret()
+    return {**shape(endpoint).wire(), "secret": endpoint.secret}
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets that sign right now: the current one, and the previous one while it overlaps."""
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and now < expires:
+        return [endpoint.secret, endpoint.previous_secret]
+    return [endpoint.secret]
+
+
+def load(
+    session: Session, *, principal: Principal, endpoint_id: str, lock: bool = False
+) -> WebhookEndpoint:
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.endpoint_id == endpoint_id, *_visible(principal)
+    )
+    if lock:
+        query = query.with_for_update()
+    endpoint = session.scalar(query)
+    if endpoint is None:
+        raise WebhookEndpointNotFound(f"No webhook endpoint {endpoint_id}")
+    return endpoint
+
+
+def shape(endpoint: WebhookEndpoint) -> WebhookEndpointView:
+    """The endpoint as the API shows it (never the secret)."""
+    return WebhookEndpointView(
+        id=endpoint.endpoint_id,
+        url=endpoint.url,
+        event_types=endpoint.event_types,  # type: ignore[arg-type]  # stored as validated
+        description=endpoint.description,
+        enabled=endpoint.enabled,
+        disabled_reason=endpoint.disabled_reason,
+        created_at=endpoint.created_at,
+    )
+
+
+def _visible(principal: Principal) -> list[Any]:
+    return [
+        WebhookEndpoint.tenant_id == principal.tenant_id,
+        WebhookEndpoint.mode == principal.mode,
+        WebhookEndpoint.deleted_at.is_(None),
+    ]

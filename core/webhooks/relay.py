@@ -1,0 +1,116 @@
+"""The outbox relay: undispatched facts become one delivery per subscribed endpoint.
+
+Facts are claimed row by row with `FOR UPDATE SKIP LOCKED` in id order, never
+through a "highest id seen" cursor: a fact whose transaction commits after a
+later id was seen would be skipped by a cursor, but is still undispatched
+here and gets relayed by the next pass. Any number of relays may run at once
+(the fast path after each commit, the periodic sweep): each fact is locked by
+one of them, and the unique key on (fact, endpoint) keeps a delivery from
+being created twice even if a fact were relayed again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.db import Database, insert_for
+from core.ids import new_id
+from core.models import Fact, WebhookDelivery, WebhookEndpoint
+from core.webhooks.inputs import ALL_TYPES
+
+BATCH = 200
+QUEUED_LEASE = timedelta(seconds=15)  # a queued delivery task this old is presumed lost
+
+
+def relay_batch(session: Session, *, now: datetime, limit: int = BATCH) -> tuple[int, list[int]]:
+    """Relay up to `limit` facts in the caller's transaction: (facts relayed, new delivery pks)."""
+    facts = list(
+        session.scalars(
+            select(Fact)
+            .where(Fact.dispatched_at.is_(None))
+            .order_by(Fact.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not facts:
+        return 0, []
+    subscribers = _subscribers(session, {(fact.tenant_id, fact.mode) for fact in facts})
+    rows = [
+        _delivery(fact, endpoint, now)
+        for fact in facts
+        for endpoint in subscribers[(fact.tenant_id, fact.mode)]
+        if ALL_TYPES in endpoint.event_types or fact.type in endpoint.event_types
+    ]
+    created: list[int] = []
+    if rows:
+        statement = (
+            insert_for(session)(WebhookDelivery.__table__)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["fact_id", "endpoint_pk"])
+            .returning(WebhookDelivery.__table__.c.id)
+        )
+        created = list(session.connection().execute(statement).scalars())
+    session.execute(
+        update(Fact).where(Fact.id.in_([fact.id for fact in facts])).values(dispatched_at=now)
+    )
+    return len(facts), created
+
+
+def relay(
+    db: Database, *, on_committed: Callable[[list[int]], None], budget_s: float = 10.0
+) -> int:
+    """Relay batch after batch until none is pending or the budget is spent; returns facts relayed.
+
+    `on_committed` receives each batch's new delivery pks after its commit
+    (to enqueue their first attempt at once).
+    """
+    relayed = 0
+    deadline = time.monotonic() + budget_s
+    while time.monotonic() < deadline:
+        with db.transaction() as session:
+            count, created = relay_batch(session, now=utcnow())
+        relayed += count
+        if created:
+            on_committed(created)
+        if count < BATCH:
+            break
+    return relayed
+
+
+def _subscribers(
+    session: Session, scopes: set[tuple[str, str]]
+) -> dict[tuple[str, str], list[WebhookEndpoint]]:
+    """Enabled endpoints per (tenant, mode): test-mode facts reach test-mode endpoints only."""
+    found: dict[tuple[str, str], list[WebhookEndpoint]] = defaultdict(list)
+    query = select(WebhookEndpoint).where(
+        tuple_(WebhookEndpoint.tenant_id, WebhookEndpoint.mode).in_(list(scopes)),
+        WebhookEndpoint.enabled.is_(True),
+        WebhookEndpoint.deleted_at.is_(None),
+    )
+    for endpoint in session.scalars(query):
+        found[(endpoint.tenant_id, endpoint.mode)].append(endpoint)
+    return found
+
+
+def _delivery(fact: Fact, endpoint: WebhookEndpoint, now: datetime) -> dict[str, Any]:
+    return {
+        "delivery_id": new_id("whd"),
+        "tenant_id": fact.tenant_id,
+        "mode": fact.mode,
+        "fact_id": fact.id,
+        "endpoint_pk": endpoint.id,
+        "status": "pending",
+        "attempt_count": 0,
+        "next_attempt_at": now,
+        "queued_until": now + QUEUED_LEASE,  # the caller enqueues it right after commit
+        "created_at": now,
+    }

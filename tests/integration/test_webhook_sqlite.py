@@ -1,0 +1,42 @@
+"""The embedded default (SQLite): the same relay, periodic pick-up and attempt code runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from core.clock import utcnow
+from core.db import Database
+from core.migrate import upgrade
+from core.models import WebhookDelivery
+from core.webhooks.dispatch import DeliveryPolicy, attempt, queue_due
+from tests.support.receiver import Answer, Receiver, new_delivery, register
+from tests.support.tenants import make_tenant
+
+
+def test_a_fact_is_relayed_picked_up_and_delivered_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'coffer.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        tenant = make_tenant(db)
+        with Receiver() as receiver:
+            register(db, tenant, receiver.url, receiver)
+            receiver.answer(Answer(500))
+            pk = new_delivery(db, tenant, {"claim_id": "clm_sqlite"})
+            policy = DeliveryPolicy(timeout_s=2, allow_private=True, schedule=(0,))
+            first = attempt(db, delivery_pk=pk, policy=policy)
+            assert first is not None and first.outcome == "retrying"
+            with db.transaction() as session:
+                due = queue_due(session, now=utcnow() + timedelta(seconds=1), per_endpoint=2)
+            assert due == [pk]
+            second = attempt(db, delivery_pk=pk, policy=policy)
+            assert second is not None and second.outcome == "delivered"
+            (got,) = receiver.delivered().values()
+            assert got.payload["data"] == {"claim_id": "clm_sqlite"}
+        with db.transaction() as session:
+            assert session.scalar(select(WebhookDelivery.status)) == "delivered"
+    finally:
+        db.dispose()
