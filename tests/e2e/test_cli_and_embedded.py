@@ -16,6 +16,7 @@ import requests
 from core.db import Database
 from tests.support.client import Api
 from tests.support.pattern_one import redeem_coupon
+from tests.support.processes import die_with_parent
 from tests.support.services import fresh_database
 from tests.support.stack import BIN, Stack, free_port
 
@@ -128,6 +129,7 @@ def test_coffer_serve_runs_the_demo_on_the_embedded_default(tmp_path: Path) -> N
     server = subprocess.Popen(
         [str(BIN / "coffer"), "serve", "--port", str(port)], env=env, cwd=tmp_path,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
     )  # fmt: skip
     try:
         api = Api(f"http://127.0.0.1:{port}", seeded["keys"]["live"]["server"])

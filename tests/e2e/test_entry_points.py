@@ -25,6 +25,7 @@ import requests
 from core.migrate import upgrade
 from tests.support.client import Api
 from tests.support.contract import contract_settings
+from tests.support.processes import die_with_parent
 from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import BIN, free_port
 
@@ -128,6 +129,7 @@ class Running:
         self.process = subprocess.Popen(
             args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
         )  # fmt: skip
         self.output: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -21,6 +21,7 @@ import requests
 from core.db import Database
 from core.migrate import upgrade
 from tests.support.client import GAMIFY, Api
+from tests.support.processes import die_with_parent
 from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import BIN, Stack, free_port
 from tests.support.tenants import TestTenant, make_tenant
@@ -390,6 +391,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             server = subprocess.Popen(
                 [str(BIN / "coffer"), "serve", "--port", str(port)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
             )  # fmt: skip
         api = Api(f"http://127.0.0.1:{port}", tenant.key("live", "admin"), tenant.id)
         try:

@@ -26,6 +26,7 @@ from core.db import Database
 from core.migrate import upgrade
 from core.settings import Settings
 from tests.support.client import Api
+from tests.support.processes import die_with_parent
 from tests.support.receiver import Answer, Receiver
 from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import Stack, free_port
@@ -230,7 +231,12 @@ def test_the_receiver_example_in_the_docs_runs_as_written(
     assert made.status_code == 201, made.text
     env = {**os.environ, "COFFER_WEBHOOK_SECRET": made.json()["secret"], "PORT": str(port)}
     with subprocess.Popen(
-        [sys.executable, "receiver.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "receiver.py"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
     ) as receiver:
         try:
             claim = api.claim(reward["id"], "doc-reader").json()

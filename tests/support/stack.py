@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.processes import die_with_parent
+
 BIN = Path(sys.executable).parent
 
 
@@ -48,6 +50,7 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
             )
         self.processes[name] = process
         return process
