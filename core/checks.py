@@ -14,7 +14,16 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.models import Claim, Fact, Inventory, LedgerEntry, Participant, Reward
+from core.models import (
+    Campaign,
+    CampaignItem,
+    Claim,
+    Fact,
+    Inventory,
+    LedgerEntry,
+    Participant,
+    Reward,
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,37 @@ def per_user_limits_held(session: Session, now: datetime) -> list[Violation]:
     ]
 
 
+def campaign_counts_equal_items(session: Session, now: datetime) -> list[Violation]:
+    """Each campaign's counters equal its items (CONTRACT §8: exact at every moment)."""
+    items = (
+        select(
+            CampaignItem.campaign_id,
+            func.count().label("total"),
+            func.count().filter(CampaignItem.status == "succeeded").label("succeeded"),
+            func.count().filter(CampaignItem.status == "failed").label("failed"),
+        )
+        .group_by(CampaignItem.campaign_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Campaign.id, Campaign.total, Campaign.succeeded, Campaign.failed,
+               items.c.total, items.c.succeeded, items.c.failed)
+        .join(items, items.c.campaign_id == Campaign.id)
+        .where(
+            (Campaign.total != items.c.total)
+            | (Campaign.succeeded != items.c.succeeded)
+            | (Campaign.failed != items.c.failed)
+        )
+    )  # fmt: skip
+    return [
+        Violation(
+            "campaign_counts",
+            f"campaign {c}: counts {t}/{s}/{f} (total/succeeded/failed), items {it}/{isu}/{ifa}",
+        )
+        for c, t, s, f, it, isu, ifa in rows
+    ]
+
+
 def no_stale_pending(max_age: timedelta) -> Check:
     """Every accepted claim is final or younger than `max_age` (§6 guarantee 5)."""
 
@@ -160,6 +200,7 @@ def run_checks(session: Session, *, max_pending_age: timedelta) -> list[Violatio
         claims_within_codes,
         one_claimed_fact_per_success,
         per_user_limits_held,
+        campaign_counts_equal_items,
         no_stale_pending(max_pending_age),
     ]
     return [violation for check in checks for violation in check(session, now)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from api.auth import admin_only, load_principal, principal
 from api.bodies import json_body
 from api.errors import problem_response
 from api.prefer import claim_preference
+from api.respond import json_response, stored_response
 from api.services import services
 from core.claims.queries import claim_status
 from core.claims.reversal import reverse_claim
@@ -15,6 +16,7 @@ from core.claims.service import claim_reward
 from core.idempotency import fingerprint, parse_key
 from core.inputs import ClaimBody, ReversalBody
 from core.logs import request_id
+from core.schemas import ClaimPending, ClaimStatus
 
 bp = Blueprint("claims", __name__)
 bp.before_request(load_principal)  # every endpoint here needs a key
@@ -40,9 +42,10 @@ def claim(reward_id: str) -> Response:
     )
     if answer.status >= 400:
         response = problem_response(answer.body)
-    else:
-        response = jsonify(answer.body)
-        response.status_code = answer.status
+    elif answer.pending:
+        response = json_response(ClaimPending.model_validate(answer.body), 202)
+    else:  # the claim response the worker stored: answered as stored, as every replay is
+        response = stored_response(answer.body, answer.status)
     if answer.pending:
         response.headers["Location"] = f"/api/v1/gamify/claims/{answer.claim_id}"
     if answer.replayed:
@@ -55,12 +58,13 @@ def claim(reward_id: str) -> Response:
 @bp.get("/claims/<claim_id>")
 def get_claim(claim_id: str) -> Response:
     with services().runtime.db.transaction() as session:
-        return jsonify(claim_status(session, principal=principal(), claim_id=claim_id))
+        view = claim_status(session, principal=principal(), claim_id=claim_id)
+    return json_response(ClaimStatus.model_validate(view))
 
 
 @bp.post("/claims/<claim_id>/reverse")
 @admin_only
-def reverse(claim_id: str) -> tuple[Response, int, dict[str, str]]:
+def reverse(claim_id: str) -> Response:
     """Reverse a succeeded claim (CONTRACT §7): refund, optional restock, slot freed."""
     key = parse_key(request.headers.get("Idempotency-Key"))
     body = json_body(ReversalBody)
@@ -71,4 +75,4 @@ def reverse(claim_id: str) -> tuple[Response, int, dict[str, str]]:
         )
     services().runtime.webhooks.wake_relay()  # the reversal's fact, out through the outbox
     headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
-    return jsonify(recorded.response_body), recorded.response_status or 200, headers
+    return stored_response(recorded.response_body or {}, recorded.response_status or 200, headers)

@@ -17,6 +17,7 @@ from core.checks import run_checks
 from core.migrate import upgrade
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings
+from tests.support.campaigns import run_to_end, start
 from tests.support.claims import accept, credit, drain_all, new_reward
 from tests.support.services import fresh_database
 from tests.support.tenants import make_tenant
@@ -88,6 +89,18 @@ def test_each_kind_of_corruption_is_reported_by_its_check(private: Runtime) -> N
         f"participant 'rich' holds 2 of reward {reward_id} (limit 1)"
     ]
     assert [waiting in detail for detail in found["no_stale_pending"]] == [True]
+
+
+def test_a_campaign_whose_counts_drift_from_its_items_is_reported(private: Runtime) -> None:
+    tenant = make_tenant(private.db)
+    reward_id = new_reward(private.db, tenant, codes=5)
+    campaign_id = start(private.db, tenant, reward_id, ["a", "b", "c"])
+    run_to_end(private.db, campaign_id)
+    assert checks(private) == {}
+    sql(private, "UPDATE campaigns SET succeeded = succeeded - 1, failed = failed + 1")
+    assert checks(private)["campaign_counts"] == [
+        f"campaign {campaign_id}: counts 3/2/1 (total/succeeded/failed), items 3/3/0"
+    ]
 
 
 def test_coffer_check_prints_each_violation_and_exits_non_zero(private: Runtime) -> None:
