@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from core.campaigns.control import cancel_campaign
 from core.campaigns.fanout import advance
@@ -14,6 +14,7 @@ from core.models import Claim, Fact, IdempotencyRecord
 from core.runtime import Runtime
 from tests.support.campaigns import items_by_status, run_to_end, start, view
 from tests.support.claims import accept, balance_and_ledger, credit, drain_all, new_reward
+from tests.support.faults import facts_refused_for
 from tests.support.tenants import TestTenant
 
 
@@ -157,24 +158,8 @@ def test_a_participant_failing_for_a_fault_never_rolls_back_the_others(
     db = runtime.db
     poison = f"poison-{uuid.uuid4().hex[:8]}"
     reward_id = new_reward(db, tenant, codes=20)
-    trigger = f"refuse_{uuid.uuid4().hex[:8]}"
-    with db.transaction() as session:
-        session.execute(text(f"""
-            CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.data->>'participant_id' = '{poison}' THEN
-                RAISE EXCEPTION 'injected failure';
-              END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER {trigger} BEFORE INSERT ON facts
-              FOR EACH ROW EXECUTE FUNCTION {trigger}();
-        """))  # fmt: skip
-    try:
+    with facts_refused_for(db, poison):
         campaign_id = start(db, tenant, reward_id, ["ok-1", poison, "ok-2", "ok-3"])
         run_to_end(db, campaign_id)
-    finally:
-        with db.transaction() as session:
-            session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
     final = view(db, campaign_id)
     assert (final["succeeded"], final["failures_by_code"]) == (3, {"processing_failed": 1})

@@ -25,6 +25,7 @@ from tests.support.claims import (
     new_reward,
     outcomes,
 )
+from tests.support.faults import facts_refused_for
 from tests.support.tenants import TestTenant
 
 
@@ -130,20 +131,7 @@ def test_a_failing_batch_commits_nothing_and_the_failing_claim_is_set_aside(
     reward_id = new_reward(db, tenant, codes=10, points_cost=100, max_claims_per_user=5)
     for participant in ("alice", "bob", poison):
         credit(db, tenant, participant, 1000)
-    trigger = f"refuse_{uuid.uuid4().hex[:8]}"
-    with db.transaction() as session:
-        session.execute(text(f"""
-            CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.data->>'participant_id' = '{poison}' THEN
-                RAISE EXCEPTION 'injected failure';
-              END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER {trigger} BEFORE INSERT ON facts
-              FOR EACH ROW EXECUTE FUNCTION {trigger}();
-        """))  # fmt: skip
-    try:
+    with facts_refused_for(db, poison):
         ids = [
             accept(db, tenant, reward_id, p, deduct=True).resource_id
             for p in ("alice", poison, "bob")
@@ -157,9 +145,6 @@ def test_a_failing_batch_commits_nothing_and_the_failing_claim_is_set_aside(
             "alice",
             "bob",
         }
-    finally:
-        with db.transaction() as session:
-            session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
     Drain(db, PolledOutcomes(db), batch_size=50, set_aside=SetAside(0)).run()  # fault gone: decided
     assert outcomes(db, [ids[1]])[ids[1]][0] == "succeeded"
     assert balance_and_ledger(db, tenant, poison) == (900, 900)
@@ -263,33 +248,17 @@ def test_a_claim_failing_alone_on_every_attempt_ends_processing_failed(
     poison = f"doomed-{uuid.uuid4().hex[:8]}"
     reward_id = new_reward(db, tenant, codes=3, points_cost=10)
     credit(db, tenant, poison, 100)
-    trigger = f"refuse_{uuid.uuid4().hex[:8]}"
-    with db.transaction() as session:
-        session.execute(text(f"""
-            CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.data->>'participant_id' = '{poison}' THEN
-                RAISE EXCEPTION 'injected failure';
-              END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER {trigger} BEFORE INSERT ON facts
-              FOR EACH ROW EXECUTE FUNCTION {trigger}();
-        """))  # fmt: skip
     recorded: list[list[Any]] = []
 
     class Stats:
         def record(self, outcomes: list[Any]) -> None:
             recorded.append([o.label for o in outcomes])
 
-    try:
+    with facts_refused_for(db, poison):
         claim_id = accept(db, tenant, reward_id, poison, deduct=True, key=poison).resource_id
         drain = Drain(db, PolledOutcomes(db), batch_size=10, max_attempts=3,
                       set_aside=SetAside(0), stats=Stats())  # fmt: skip
         report = drain.run()  # no quarantine: it retries the claim until it ends
-    finally:
-        with db.transaction() as session:
-            session.execute(text(f"DROP TRIGGER {trigger} ON facts; DROP FUNCTION {trigger}();"))
     assert report.set_aside == [outcomes_pk(db, claim_id)] * 2  # attempts 1 and 2
     assert report.decided == 1  # attempt 3 ended it
     status, body = outcomes(db, [claim_id or ""])[claim_id or ""]
