@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from tests.support.claims import (
     claim_rows,
     credit,
     drain_all,
+    draining,
     new_reward,
     outcomes,
 )
@@ -57,23 +57,10 @@ def test_racing_drains_never_hand_out_a_code_twice(runtime: Runtime, tenant: Tes
     db = runtime.db
     reward_id = new_reward(db, tenant, codes=100)
     claim_ids: list[str] = []
-    stop = threading.Event()
-
-    def keep_draining() -> None:
-        while not stop.is_set():
-            drain_all(db)
-
-    drainers = [threading.Thread(target=keep_draining) for _ in range(4)]
-    for thread in drainers:
-        thread.start()
-    with ThreadPoolExecutor(16) as pool:
+    with draining(db), ThreadPoolExecutor(16) as pool:
         claim_ids = list(
             pool.map(lambda n: accept(db, tenant, reward_id, f"p{n}").resource_id, range(400))
         )
-    stop.set()
-    for thread in drainers:
-        thread.join()
-    drain_all(db)
 
     assert error_codes(outcomes(db, claim_ids)) == {"succeeded": 100, "inventory_exhausted": 300}
     rows = claim_rows(db, reward_id)

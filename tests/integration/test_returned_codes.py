@@ -28,6 +28,7 @@ from tests.support.claims import (
     claim_rows,
     credit,
     drain_all,
+    draining,
     new_reward,
     outcomes,
 )
@@ -79,23 +80,10 @@ def test_a_returned_code_raced_for_by_many_claims_goes_to_exactly_one(
     reward_id = new_reward(db, tenant, codes=1)
     holder = claimed(runtime, tenant, reward_id, "holder")
     reverse(runtime, tenant, holder, restock=True)
-    stop = threading.Event()
-
-    def keep_draining() -> None:
-        while not stop.is_set():
-            drain_all(db)
-
-    drainers = [threading.Thread(target=keep_draining) for _ in range(4)]
-    for thread in drainers:
-        thread.start()
-    with ThreadPoolExecutor(12) as pool:
+    with draining(db), ThreadPoolExecutor(12) as pool:
         ids = list(
             pool.map(lambda n: accept(db, tenant, reward_id, f"r{n}").resource_id, range(60))
         )
-    stop.set()
-    for thread in drainers:
-        thread.join()
-    drain_all(db)
 
     assert error_codes(outcomes(db, ids)) == {"succeeded": 1, "inventory_exhausted": 59}
     assert [row.code_value for row in claim_rows(db, reward_id)] == [f"{reward_id}-0000001"]

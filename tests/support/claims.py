@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select
@@ -86,3 +89,25 @@ def claim_rows(db: Database, reward_id: str) -> list[Claim]:
     with db.transaction() as session:
         held = select(Claim).where(Claim.reward_id == reward_id, Claim.status == "succeeded")
         return list(session.scalars(held))
+
+
+@contextmanager
+def draining(db: Database, *, workers: int = 4) -> Iterator[None]:
+    """Drains racing each other for the whole block (as several worker processes would),
+    and one last drain after it, so every claim accepted inside is decided on exit."""
+    stop = threading.Event()
+
+    def keep_draining() -> None:
+        while not stop.is_set():
+            drain_all(db)
+
+    threads = [threading.Thread(target=keep_draining) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    drain_all(db)
