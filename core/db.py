@@ -12,12 +12,16 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 # SQLSTATEs that mean "try the same transaction again": serialization failure,
-# deadlock, and the connection-level classes (admin shutdown, lost connection).
-_TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
+# deadlock, the connection-level classes (admin shutdown, lost connection, cannot
+# connect) and too many connections.
+_TRANSIENT_SQLSTATES = {
+    "40001", "40P01", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006",
+    "53300",
+}  # fmt: skip
 
 
 class Database:
@@ -100,6 +104,12 @@ def is_transient(error: BaseException) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None)
     if sqlstate in _TRANSIENT_SQLSTATES:
         return True
+    # psycopg raises OperationalError without a SQLSTATE when no server answered at all
+    # (connection refused, server restarting): the database is away, not the claim at fault.
+    if isinstance(error, OperationalError) and error.orig.__class__.__module__.startswith(
+        "psycopg"
+    ):
+        return sqlstate is None
     # SQLite reports lock contention as OperationalError("database is locked").
     return "database is locked" in str(error.orig)
 
