@@ -10,12 +10,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from alembic import command
+from sqlalchemy import create_engine, inspect, select, text, update
 
 from core import multipliers
 from core.checks import run_checks
 from core.clock import utcnow
-from core.migrate import upgrade
+from core.migrate import alembic_config, upgrade
 from core.models import Claim, LedgerEntry, Participant
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings
@@ -148,3 +149,36 @@ def test_multiplier_claims_credits_and_reversal_break_no_invariant(private: Runt
     assert balance_and_ledger(private.db, tenant, "p0") == (40, 40)
     with private.db.transaction() as session:
         assert run_checks(session, max_pending_age=timedelta(hours=1)) == []
+
+
+def test_migration_0005_adds_nullable_columns_and_downgrades_cleanly(runtime: Runtime) -> None:
+    with fresh_database("mult0005") as url:
+        command.upgrade(alembic_config(url), "0004")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO tenants (id, name, created_at) VALUES ('ten_m', 'Shop', now())"
+                    )
+                )
+            command.upgrade(alembic_config(url), "0005")
+            columns = {
+                (c["name"], c["nullable"])
+                for table in ("rewards", "ledger_entries")
+                for c in inspect(engine).get_columns(table)
+            }
+            assert {
+                ("multiplier_factor", True),
+                ("multiplier_days", True),
+                ("base_amount", True),
+                ("multiplier_claim_id", True),
+            } <= columns
+            command.downgrade(alembic_config(url), "0004")
+            names = {c["name"] for c in inspect(engine).get_columns("ledger_entries")}
+            assert "base_amount" not in names and "multiplier_claim_id" not in names
+            command.upgrade(alembic_config(url), "head")
+            with engine.begin() as connection:
+                assert connection.scalar(text("SELECT count(*) FROM tenants")) == 1
+        finally:
+            engine.dispose()
