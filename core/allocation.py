@@ -25,7 +25,7 @@ from core.db import insert_for
 from core.models import Inventory, ReturnedCode, RewardCode
 
 _GENERATION_ATTEMPTS = 5
-Code = tuple[int, str]  # (reward_codes.id, value)
+Code = tuple[int | None, str]  # (reward_codes.id, value); no id for a multiplier's reference
 
 
 def codes_for(session: Session, grants: list[Grant]) -> dict[int, Code]:
@@ -39,9 +39,17 @@ def codes_for(session: Session, grants: list[Grant]) -> dict[int, Code]:
             found.update(_take_returned(session, reward_id, group))
         elif source == "pool":
             found.update(_pooled(session, reward_id, group))
+        elif source == "reference":
+            found.update({g.claim.claim_pk: (None, activation_reference(g)) for g in group})
         else:
             found.update(_generated(session, group))
     return found
+
+
+def activation_reference(grant: Grant) -> str:
+    """A points multiplier claim's code_value (CONTRACT §7): `MULT-` and the claim id's
+    unique part, so it names the one activation and needs no inventory row."""
+    return "MULT-" + grant.claim.claim_id.removeprefix("clm_").upper()
 
 
 def save_counters(session: Session, inventories: Iterable[InventoryState]) -> None:

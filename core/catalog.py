@@ -18,20 +18,27 @@ from core.inputs import RewardDefinition, RewardPatch
 from core.lifecycle import is_active, status_of
 from core.models import Inventory, Reward
 from core.schemas import RewardEntry, RewardPage
+from core.schemas.catalog import CodeGenerationShape, MultiplierShape
 from core.tenants import Principal
 
 _CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
 
 
-def entry(reward: Reward, inventory: Inventory, now: datetime) -> RewardEntry:
-    """The catalog entry, with available_codes computed at read time."""
+def entry(
+    reward: Reward, inventory: Inventory, now: datetime, *, admin: bool = False
+) -> RewardEntry:
+    """The catalog entry, with available_codes computed at read time; `admin` shows the
+    members only admin keys see (code_generation, multiplier)."""
     return RewardEntry(
         id=reward.id,
         name=reward.name,
         type=reward.type,  # type: ignore[arg-type]  # the column holds one of REWARD_TYPES
         description=reward.description,
         points_cost=reward.points_cost,
-        available_codes=None if reward.generates_codes else inventory.available,
+        # A multiplier's claims take no code: like a generating reward, no inventory cap.
+        available_codes=(
+            None if reward.generates_codes or reward.is_multiplier else inventory.available
+        ),
         max_claims_per_user=reward.max_claims_per_user,
         expires_at=reward.expires_at,
         starts_at=reward.starts_at,
@@ -39,7 +46,35 @@ def entry(reward: Reward, inventory: Inventory, now: datetime) -> RewardEntry:
         low_stock_threshold=reward.low_stock_threshold,
         status=status_of(reward, now),
         created_at=reward.created_at,
+        code_generation=_code_generation(reward),
+        multiplier=_multiplier(reward),
+    ).for_admin(admin)
+
+
+def _code_generation(reward: Reward) -> CodeGenerationShape | None:
+    if reward.code_length is None:
+        return None
+    return CodeGenerationShape(prefix=reward.code_prefix or "", length=reward.code_length)
+
+
+def _multiplier(reward: Reward) -> MultiplierShape | None:
+    if reward.multiplier_factor is None or reward.multiplier_days is None:
+        return None
+    return MultiplierShape(
+        factor=float(reward.multiplier_factor), duration_days=reward.multiplier_days
     )
+
+
+def _check_multiplier(reward: Reward) -> None:
+    """CONTRACT §7: `multiplier` is required for points_multiplier and refused for other
+    types; held against the definition as it ends up, so a PATCH of either is checked."""
+    if reward.type == "points_multiplier" and reward.multiplier_factor is None:
+        message = "is required for type points_multiplier"
+    elif reward.type != "points_multiplier" and reward.multiplier_factor is not None:
+        message = "is only accepted for type points_multiplier"
+    else:
+        return
+    raise ValidationFailed([{"field": "multiplier", "message": message}])
 
 
 def create_reward(
@@ -55,6 +90,7 @@ def create_reward(
         updated_at=now,
     )
     _apply(reward, definition.model_dump())
+    _check_multiplier(reward)
     inventory = Inventory(
         reward_id=reward.id,
         tenant_id=principal.tenant_id,
@@ -67,7 +103,7 @@ def create_reward(
     session.flush()  # the inventory row references the reward
     session.add(inventory)
     session.flush()
-    return entry(reward, inventory, now)
+    return entry(reward, inventory, now, admin=principal.is_admin)
 
 
 def update_reward(
@@ -80,9 +116,10 @@ def update_reward(
         stock_alerts.rearm(reward, inventory)
     if reward.starts_at and reward.expires_at and reward.expires_at <= reward.starts_at:
         raise ValidationFailed([{"field": "expires_at", "message": "must be later than starts_at"}])
+    _check_multiplier(reward)
     reward.updated_at = utcnow()
     session.flush()
-    return entry(reward, inventory, reward.updated_at)
+    return entry(reward, inventory, reward.updated_at, admin=principal.is_admin)
 
 
 def deactivate_reward(session: Session, *, principal: Principal, reward_id: str) -> None:
@@ -95,7 +132,7 @@ def deactivate_reward(session: Session, *, principal: Principal, reward_id: str)
 def get_reward(session: Session, *, principal: Principal, reward_id: str) -> RewardEntry:
     """One catalog entry, whatever its status."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
-    return entry(reward, inventory, utcnow())
+    return entry(reward, inventory, utcnow(), admin=principal.is_admin)
 
 
 def list_rewards(
@@ -126,7 +163,10 @@ def list_rewards(
     if cursor is not None:
         query = query.where(Reward.id > decode_cursor(cursor))
     rows = session.execute(query).all()
-    page = [entry(reward, inventory, now) for reward, inventory in rows[:limit]]
+    page = [
+        entry(reward, inventory, now, admin=principal.is_admin)
+        for reward, inventory in rows[:limit]
+    ]
     more = len(rows) > limit
     return RewardPage(
         rewards=page, total=total, next_cursor=encode_cursor(page[-1].id) if more else None
@@ -161,6 +201,9 @@ def _apply(reward: Reward, fields: dict[str, Any]) -> None:
         if name == "code_generation":
             reward.code_prefix = value["prefix"] if value else None
             reward.code_length = value["length"] if value else None
+        elif name == "multiplier":
+            reward.multiplier_factor = value["factor"] if value else None
+            reward.multiplier_days = value["duration_days"] if value else None
         else:
             setattr(reward, name, value)
 

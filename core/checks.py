@@ -90,7 +90,8 @@ def claims_within_codes(session: Session, now: datetime) -> list[Violation]:
     """Held claims of a reward never exceed its codes unless it generates them (§6)."""
     held = (
         select(Claim.reward_id, func.count().label("held"))
-        .where(Claim.status == "succeeded")
+        # A points multiplier's claim holds no code (its code_value is a MULT- reference).
+        .where(Claim.status == "succeeded", Claim.code_id.is_not(None))
         .group_by(Claim.reward_id)
         .subquery()
     )

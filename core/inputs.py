@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
+)
+from pydantic import (
+    Strict as StrictType,
 )
 
 RewardType = Literal["coupon", "voucher", "physical", "digital", "points_multiplier"]
@@ -92,6 +98,34 @@ class CodeGeneration(Strict):
     length: Annotated[int, Field(ge=4, le=64)] = 8
 
 
+def _json_number(value: object) -> object:
+    """Only a JSON number (not its text, not a boolean): the field is typed `number`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+class Multiplier(Strict):
+    """A points_multiplier reward's effect (CONTRACT §7; bounds in docs/multipliers.md)."""
+
+    # A JSON number with at most 2 decimal places, read as a Decimal: 1.1 stays exactly 1.1.
+    factor: Annotated[
+        Decimal,
+        BeforeValidator(_json_number),
+        Field(gt=1, le=10, max_digits=4, decimal_places=2),
+        StrictType(False),
+        WithJsonSchema(
+            {
+                "type": "number",
+                "exclusiveMinimum": 1,
+                "maximum": 10,
+                "description": "Greater than 1, at most 10, at most 2 decimal places.",
+            }
+        ),
+    ]
+    duration_days: Annotated[int, Field(ge=1, le=3650)]
+
+
 class _DefinitionFields(Strict):
     description: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
     points_cost: PositivePoints | None = None
@@ -101,6 +135,9 @@ class _DefinitionFields(Strict):
     code_expiry_days: Annotated[int, Field(ge=1, le=36500)] | None = None
     code_generation: CodeGeneration | None = None
     low_stock_threshold: Annotated[int, Field(ge=0, le=MAX_POINTS)] | None = None
+    # Required for type points_multiplier, refused for the others (core/catalog.py checks
+    # the definition as it ends up, so a PATCH of either field is held to it too).
+    multiplier: Multiplier | None = None
 
     @field_validator("expires_at")
     @classmethod

@@ -165,6 +165,7 @@ class CofferCollector(Collector):
                     .where(
                         Reward.deactivated_at.is_(None),
                         Reward.code_length.is_(None),  # generated codes never run out
+                        Reward.multiplier_factor.is_(None),  # multipliers hold no codes
                         Reward.low_stock_threshold.is_not(None),
                         available <= Reward.low_stock_threshold,
                     )

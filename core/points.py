@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from core import multipliers
 from core.clock import utcnow
 from core.db import insert_for
 from core.idempotency import Recorded, complete, record
@@ -122,8 +123,11 @@ def entry(
     claim_id: str | None,
     balance_after: int,
     at: datetime,
+    base_amount: int | None = None,
+    multiplier_claim_id: str | None = None,
 ) -> dict[str, Any]:
-    """One ledger row: `amount` signed (credits > 0, debits < 0), in points."""
+    """One ledger row: `amount` signed (credits > 0, debits < 0), in points; a credit a
+    multiplier raised keeps the amount asked for (`base_amount`) and the multiplier's claim."""
     return {
         "entry_id": new_id("pte"),
         "tenant_id": tenant_id,
@@ -135,6 +139,8 @@ def entry(
         "claim_id": claim_id,
         "balance_after": balance_after,
         "created_at": at,
+        "base_amount": base_amount,
+        "multiplier_claim_id": multiplier_claim_id,
     }
 
 
@@ -173,18 +179,24 @@ def credit_points(
     participant = (principal.tenant_id, principal.mode, external_id)
     ensure_participants(session, [participant])
     account = lock_accounts(session, {participant})[participant]
-    account.balance += credit.amount
     now = utcnow()
+    # Read under the participant's lock, which a claim batch also takes: a multiplier
+    # claim decided before this credit is seen by it (CONTRACT §7).
+    activation = multipliers.active(session, participant_pk=account.pk, at=now)
+    amount = credit.amount if activation is None else activation.apply(credit.amount)
+    account.balance += amount
     ledger_entry = entry(
         tenant_id=principal.tenant_id,
         mode=principal.mode,
         participant_pk=account.pk,
-        amount=credit.amount,
+        amount=amount,
         kind="credit",
         reason=credit.reason,
         claim_id=None,
         balance_after=account.balance,
         at=now,
+        base_amount=None if activation is None else credit.amount,
+        multiplier_claim_id=None if activation is None else activation.claim_id,
     )
     save(session, [account], [ledger_entry])
     body = PointsCredited(
@@ -224,6 +236,8 @@ def points_summary(
                 claim_id=e.claim_id,
                 balance_after=e.balance_after,
                 created_at=e.created_at,
+                base_amount=e.base_amount,
+                multiplier_claim_id=e.multiplier_claim_id,
             )
             for e in entries
         ],

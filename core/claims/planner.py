@@ -25,7 +25,7 @@ from core.errors import (
 )
 from core.lifecycle import status_of
 
-CodeSource = Literal["returned", "pool", "generated"]
+CodeSource = Literal["returned", "pool", "generated", "reference"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,10 @@ class Grant:
 
     `source` is `returned` (the `position`-th oldest code a reversal gave back,
     counted from 0 within this batch), `pool` (the uploaded code with seq
-    `position`) or `generated` (made at write time). `available_after` is the
-    reward's stock right after this grant, for the inventory alerts.
+    `position`), `generated` (made at write time) or `reference` (a points
+    multiplier's `MULT-` activation reference: no code, no inventory).
+    `available_after` is the reward's stock right after this grant, for the
+    inventory alerts.
     """
 
     claim: PendingClaim
@@ -117,7 +119,7 @@ class ClaimPlanner:
             return InsufficientPoints(
                 f"The reward costs {cost} points; the balance is {participant.balance}"
             )
-        if inventory.available <= 0 and reward.code_length is None:
+        if inventory.available <= 0 and reward.code_length is None and not reward.is_multiplier:
             return InventoryExhausted()
         return None
 
@@ -138,7 +140,10 @@ class ClaimPlanner:
         participant: ParticipantState,
         inventory: InventoryState,
     ) -> Grant:
-        source, position = self._take_code(inventory)
+        source: CodeSource = "reference"  # a multiplier's MULT- reference: no inventory
+        position = 0
+        if not reward.is_multiplier:
+            source, position = self._take_code(inventory)
         cost = self._cost(claim, reward)
         participant.balance -= cost
         self.holdings[(participant.pk, reward.id)] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from core.points import Account
 
@@ -47,6 +48,12 @@ class RewardState:
     code_prefix: str | None
     code_length: int | None
     low_stock_threshold: int | None
+    multiplier_factor: Decimal | None = None  # set for points_multiplier rewards only
+    multiplier_days: int | None = None
+
+    @property
+    def is_multiplier(self) -> bool:
+        return self.multiplier_factor is not None
 
 
 @dataclass

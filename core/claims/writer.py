@@ -74,6 +74,8 @@ def _facts_of(
         data=claimed_fact(outcome.body),
         at=now,
     )
+    if grant.source == "reference":  # a multiplier takes no code: no stock alert
+        return [claimed]
     stock = inventories[grant.reward.id]
     alerts = stock_alerts.after_allocation(
         grant.reward, stock, available=grant.available_after, at=now
@@ -114,7 +116,9 @@ def _refused(refusal: Refusal) -> Outcome:
     )  # fmt: skip
 
 
-def _succeeded_row(grant: Grant, code_id: int, code_value: str, now: datetime) -> dict[str, Any]:
+def _succeeded_row(
+    grant: Grant, code_id: int | None, code_value: str, now: datetime
+) -> dict[str, Any]:
     return _row(
         grant.claim.claim_pk,
         status="succeeded",

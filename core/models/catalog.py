@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -38,6 +39,9 @@ class Reward(TenantScoped, Base):
     code_prefix: Mapped[str | None] = mapped_column(String(50))
     code_length: Mapped[int | None]
     low_stock_threshold: Mapped[int | None] = mapped_column(BigInteger)
+    # points_multiplier rewards only (docs/multipliers.md): both set or both null.
+    multiplier_factor: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
+    multiplier_days: Mapped[int | None]
     deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -45,6 +49,11 @@ class Reward(TenantScoped, Base):
     @property
     def generates_codes(self) -> bool:
         return self.code_length is not None
+
+    @property
+    def is_multiplier(self) -> bool:
+        """Its claims activate a points multiplier and take no code from the inventory."""
+        return self.multiplier_factor is not None
 
 
 class Inventory(TenantScoped, Base):

@@ -51,4 +51,7 @@ class LedgerEntry(TenantScoped, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     claim_id: Mapped[str | None] = mapped_column(String(40))
     balance_after: Mapped[int] = mapped_column(BigInteger)
+    # A credit a points multiplier raised: the amount asked for, and the multiplier's claim.
+    base_amount: Mapped[int | None] = mapped_column(BigInteger)
+    multiplier_claim_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,13 +5,45 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 from pydantic.json_schema import SkipJsonSchema
 
 from core.inputs import RewardType
 from core.schemas.common import Count, Timestamp, Wire, id_field
 
 RewardStatus = Literal["active", "scheduled", "expired", "inactive"]
+# Members only admin keys see (CONTRACT §4); other keys get the entry without them.
+ADMIN_MEMBERS = ("code_generation", "multiplier")
+
+
+def _admin_only(description: str) -> Any:
+    """An admin-only member: always written (null included) for admin keys, absent otherwise,
+    so the document lists it without marking it required."""
+    return Field(
+        default=None,
+        description=f"Admin keys only. {description}",
+        json_schema_extra=_no_default,
+    )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class CodeGenerationShape(Wire):
+    """How codes are made once no pre-loaded code is left."""
+
+    prefix: str = Field(description="Text before the random part.")
+    length: Annotated[int, Field(ge=1)] = Field(description="Random characters after the prefix.")
+
+
+class MultiplierShape(Wire):
+    """A points_multiplier reward's effect (CONTRACT §7, docs/multipliers.md)."""
+
+    factor: float = Field(description="Credits in the window are floor(amount * factor).")
+    duration_days: Annotated[int, Field(ge=1)] = Field(
+        description="Days the factor applies from the claim's claimed_at."
+    )
 
 
 class Eligibility(Wire):
@@ -24,8 +56,14 @@ class Eligibility(Wire):
     claims_held: Count = Field(description="Claims of this reward the participant holds.")
 
 
+def _admin_members_optional(schema: dict[str, Any]) -> None:
+    schema["required"] = [name for name in schema["required"] if name not in ADMIN_MEMBERS]
+
+
 class RewardEntry(Wire):
     """A catalog entry: a reward definition as it stands, with its stock read now."""
+
+    model_config = ConfigDict(json_schema_extra=_admin_members_optional)
 
     id: Annotated[str, id_field("rwd", "The reward's id.")]
     name: str = Field(description="The reward's display name.")
@@ -55,6 +93,12 @@ class RewardEntry(Wire):
         "or inactive (deactivated); deactivation wins, then expiry."
     )
     created_at: Timestamp = Field(description="When the reward was created.")
+    code_generation: CodeGenerationShape | None = _admin_only(
+        "Codes generated when no pre-loaded one is left; null = none generated."
+    )
+    multiplier: MultiplierShape | None = _admin_only(
+        "A points_multiplier reward's factor and duration; null for other types."
+    )
     eligibility: Annotated[
         Eligibility | SkipJsonSchema[None],
         Field(
@@ -65,6 +109,21 @@ class RewardEntry(Wire):
             json_schema_extra=lambda schema: schema.pop("default", None),
         ),
     ] = None
+    _admin: bool = PrivateAttr(default=False)
+
+    def for_admin(self, admin: bool) -> RewardEntry:
+        """This entry with the admin-only members shown (admin keys) or left out."""
+        self._admin = admin
+        return self
+
+    @model_serializer(mode="wrap")
+    # No return annotation: with one, pydantic would document the entry as that type.
+    def _hide_admin_members(self, handler: SerializerFunctionWrapHandler):
+        data = handler(self)
+        if not self._admin:
+            for name in ADMIN_MEMBERS:
+                data.pop(name, None)
+        return data
 
 
 class RewardPage(Wire):

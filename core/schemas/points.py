@@ -31,6 +31,13 @@ class LedgerEntry(Wire):
     claim_id: Annotated[str, id_field("clm", "The claim that debited or refunded.")] | None
     balance_after: Count = Field(description="The balance right after this entry.")
     created_at: Timestamp = Field(description="When the entry was written.")
+    base_amount: Annotated[int, Field(ge=1)] | None = Field(
+        description="A credit a points multiplier raised: the amount asked for (`amount` is "
+        "floor(base_amount * factor)); null when no multiplier applied."
+    )
+    multiplier_claim_id: (
+        Annotated[str, id_field("clm", "The points_multiplier claim whose factor applied.")] | None
+    )
 
 
 class PointsSummary(Wire):

@@ -9,6 +9,9 @@ from core.schemas import RewardPage
 from tests.api.conftest import ENTRY_KEYS, Caller, assert_problem, error_fields, reward_rows
 from tests.support.tenants import TestTenant
 
+# What admin keys see besides (CONTRACT §4): the definition's code_generation and multiplier.
+ADMIN_ENTRY_KEYS = [*ENTRY_KEYS, "code_generation", "multiplier"]
+
 
 def wire(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -27,7 +30,7 @@ def test_a_created_reward_is_exactly_the_contract_entry_with_its_defaults(admin:
 
     assert response.status_code == 201
     entry = response.json
-    assert list(entry) == ENTRY_KEYS
+    assert list(entry) == ADMIN_ENTRY_KEYS
     assert entry["id"].startswith("rwd_")
     assert response.headers["Location"] == f"/api/v1/gamify/rewards/{entry['id']}"
     assert entry == {
@@ -44,6 +47,8 @@ def test_a_created_reward_is_exactly_the_contract_entry_with_its_defaults(admin:
         "low_stock_threshold": None,
         "status": "active",
         "created_at": entry["created_at"],
+        "code_generation": None,
+        "multiplier": None,
     }
     assert entry["created_at"].endswith("Z") and len(entry["created_at"]) == 20
 
@@ -77,8 +82,11 @@ def test_timestamps_with_an_offset_are_stored_and_shown_in_utc(admin: Caller) ->
 
 
 def test_every_reward_type_can_be_created(admin: Caller) -> None:
-    for reward_type in ("coupon", "voucher", "physical", "digital", "points_multiplier"):
+    for reward_type in ("coupon", "voucher", "physical", "digital"):
         assert admin.create_reward(type=reward_type)["type"] == reward_type
+    multiplier = {"factor": 2, "duration_days": 7}  # required for this type (CONTRACT §7)
+    created = admin.create_reward(type="points_multiplier", multiplier=multiplier)
+    assert created["type"] == "points_multiplier"
 
 
 def test_a_scheduled_reward_is_not_listed_but_reads_as_scheduled(admin: Caller) -> None:
@@ -150,7 +158,7 @@ def test_listing_entries_have_exactly_the_contract_keys(admin: Caller) -> None:
     assert list(response.json) == list(RewardPage.model_fields)
     assert len(response.json["rewards"]) == 2
     for entry in response.json["rewards"]:
-        assert list(entry) == ENTRY_KEYS
+        assert list(entry) == ADMIN_ENTRY_KEYS
 
 
 def test_cursor_pagination_visits_every_listed_reward_once_and_total_counts_all(
@@ -224,7 +232,7 @@ def test_patch_changes_only_the_fields_given(admin: Caller) -> None:
 
     assert response.status_code == 200
     changed = response.json
-    assert list(changed) == ENTRY_KEYS
+    assert list(changed) == ADMIN_ENTRY_KEYS
     assert (changed["name"], changed["points_cost"]) == ("New", 250)
     assert changed["description"] == "keep me"
     assert changed["created_at"] == reward["created_at"]

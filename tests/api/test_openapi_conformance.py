@@ -584,6 +584,34 @@ def test_points_credits_replays_debits_and_ledgers_conform(conf: Conformance, wo
     )
 
 
+def test_a_points_multiplier_its_claim_and_multiplied_credits_conform(
+    conf: Conformance, world: World
+) -> None:
+    multiplier = {"factor": 1.5, "duration_days": 7}
+    reward = create_reward(conf, world, type="points_multiplier", multiplier=multiplier)
+    public = conf.call("GET", f"{API}/rewards/{reward['id']}", headers=world.auth("server"))
+    participant = f"mult-{new_key()}"
+    drain_claims(conf_runtime(conf))
+    accepted = claim(conf, world, reward["id"], participant=participant)
+    drain_claims(conf_runtime(conf))
+    activated = conf.call(
+        "GET", f"{API}/claims/{accepted.get_json()['claim_id']}", headers=world.auth("server")
+    )
+    path = f"{API}/participants/{quote(participant, safe='')}/points"
+    headers = {**world.auth("server"), "Idempotency-Key": new_key()}
+    credited = conf.call("POST", path, headers=headers, json_body={"amount": 7})
+    ledger = conf.call("GET", path, headers=world.auth("server"))
+
+    assert reward["multiplier"] == multiplier and "multiplier" not in public.get_json()
+    assert activated.get_json()["code_value"].startswith("MULT-")
+    assert credited.get_json()["balance"] == 10
+    entry = ledger.get_json()["entries"][0]
+    assert (entry["base_amount"], entry["multiplier_claim_id"]) == (
+        7,
+        activated.get_json()["claim_id"],
+    )
+
+
 # Webhooks: endpoints, deliveries with attempts, events.
 
 

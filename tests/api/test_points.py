@@ -223,6 +223,8 @@ def test_the_ledger_is_newest_first_with_running_balances(
             "claim_id",
             "balance_after",
             "created_at",
+            "base_amount",
+            "multiplier_claim_id",
         }
         assert entry["claim_id"] is None
         assert entry["created_at"].endswith("Z")
