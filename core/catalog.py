@@ -7,10 +7,11 @@ import re
 from datetime import datetime
 from typing import Any
 
+from pydantic import MISSING
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from core import stock_alerts
+from core import fulfillment, stock_alerts
 from core.clock import utcnow
 from core.errors import RewardNotFound, ValidationFailed
 from core.ids import new_id
@@ -23,8 +24,9 @@ from core.tenants import Principal
 _CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
 
 
-def entry(reward: Reward, inventory: Inventory, now: datetime) -> RewardEntry:
-    """The catalog entry, with available_codes computed at read time."""
+def entry(reward: Reward, inventory: Inventory, now: datetime, admin: bool = False) -> RewardEntry:
+    """The catalog entry, with available_codes computed at read time; `admin` adds the
+    definition's admin-only members (CONTRACT §4)."""
     return RewardEntry(
         id=reward.id,
         name=reward.name,
@@ -39,6 +41,7 @@ def entry(reward: Reward, inventory: Inventory, now: datetime) -> RewardEntry:
         low_stock_threshold=reward.low_stock_threshold,
         status=status_of(reward, now),
         created_at=reward.created_at,
+        fulfillment=fulfillment.view(reward) if admin else MISSING,
     )
 
 
@@ -54,6 +57,7 @@ def create_reward(
         created_at=now,
         updated_at=now,
     )
+    fulfillment.check(session, principal=principal, fields=definition.model_dump())
     _apply(reward, definition.model_dump())
     inventory = Inventory(
         reward_id=reward.id,
@@ -67,7 +71,7 @@ def create_reward(
     session.flush()  # the inventory row references the reward
     session.add(inventory)
     session.flush()
-    return entry(reward, inventory, now)
+    return entry(reward, inventory, now, principal.is_admin)
 
 
 def update_reward(
@@ -75,6 +79,7 @@ def update_reward(
 ) -> RewardEntry:
     """Change the fields present in the patch."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
+    fulfillment.check(session, principal=principal, fields=patch.model_dump())
     _apply(reward, patch.model_dump(include=patch.model_fields_set))
     if "low_stock_threshold" in patch.model_fields_set:
         stock_alerts.rearm(reward, inventory)
@@ -82,7 +87,7 @@ def update_reward(
         raise ValidationFailed([{"field": "expires_at", "message": "must be later than starts_at"}])
     reward.updated_at = utcnow()
     session.flush()
-    return entry(reward, inventory, reward.updated_at)
+    return entry(reward, inventory, reward.updated_at, principal.is_admin)
 
 
 def deactivate_reward(session: Session, *, principal: Principal, reward_id: str) -> None:
@@ -95,7 +100,7 @@ def deactivate_reward(session: Session, *, principal: Principal, reward_id: str)
 def get_reward(session: Session, *, principal: Principal, reward_id: str) -> RewardEntry:
     """One catalog entry, whatever its status."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
-    return entry(reward, inventory, utcnow())
+    return entry(reward, inventory, utcnow(), principal.is_admin)
 
 
 def list_rewards(
@@ -126,7 +131,7 @@ def list_rewards(
     if cursor is not None:
         query = query.where(Reward.id > decode_cursor(cursor))
     rows = session.execute(query).all()
-    page = [entry(reward, inventory, now) for reward, inventory in rows[:limit]]
+    page = [entry(reward, inventory, now, principal.is_admin) for reward, inventory in rows[:limit]]
     more = len(rows) > limit
     return RewardPage(
         rewards=page, total=total, next_cursor=encode_cursor(page[-1].id) if more else None
@@ -161,6 +166,8 @@ def _apply(reward: Reward, fields: dict[str, Any]) -> None:
         if name == "code_generation":
             reward.code_prefix = value["prefix"] if value else None
             reward.code_length = value["length"] if value else None
+        elif name == "fulfillment":
+            fulfillment.apply(reward, value)
         else:
             setattr(reward, name, value)
 

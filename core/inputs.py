@@ -92,6 +92,13 @@ class CodeGeneration(Strict):
     length: Annotated[int, Field(ge=4, le=64)] = 8
 
 
+class Fulfillment(Strict):
+    """CONTRACT §7: deliver each claim to this endpoint; on a final failure keep or reverse it."""
+
+    endpoint_id: Annotated[str, StringConstraints(min_length=1, max_length=40), NoNul]
+    on_failure: Literal["keep", "reverse"] = "keep"
+
+
 class _DefinitionFields(Strict):
     description: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
     points_cost: PositivePoints | None = None
@@ -101,6 +108,7 @@ class _DefinitionFields(Strict):
     code_expiry_days: Annotated[int, Field(ge=1, le=36500)] | None = None
     code_generation: CodeGeneration | None = None
     low_stock_threshold: Annotated[int, Field(ge=0, le=MAX_POINTS)] | None = None
+    fulfillment: Fulfillment | None = None
 
     @field_validator("expires_at")
     @classmethod
@@ -131,6 +139,13 @@ class RewardPatch(_DefinitionFields):
         if value is None:
             raise ValueError("cannot be null")
         return value
+
+
+class FulfillmentReport(Strict):
+    """POST /claims/{id}/fulfillment (CONTRACT §7): a fulfillment team's late word."""
+
+    status: Literal["fulfilled", "failed"]
+    reference: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
 
 
 class CodeUpload(Strict):

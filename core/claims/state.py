@@ -47,6 +47,7 @@ class RewardState:
     code_prefix: str | None
     code_length: int | None
     low_stock_threshold: int | None
+    fulfillment_endpoint_id: str | None = None  # set: each claim starts fulfillment `pending` (§7)
 
 
 @dataclass

@@ -38,6 +38,10 @@ class Reward(TenantScoped, Base):
     code_prefix: Mapped[str | None] = mapped_column(String(50))
     code_length: Mapped[int | None]
     low_stock_threshold: Mapped[int | None] = mapped_column(BigInteger)
+    # CONTRACT §7 fulfillment: the webhook endpoint (public id) each claim is delivered to,
+    # and what a final delivery failure does (keep | reverse); both null = nothing to fulfil.
+    fulfillment_endpoint_id: Mapped[str | None] = mapped_column(String(40))
+    fulfillment_on_failure: Mapped[str | None] = mapped_column(String(10))
     deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import MISSING, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from core.inputs import RewardType
@@ -22,6 +22,17 @@ class Eligibility(Wire):
         description="The error code the claim would get (e.g. `insufficient_points`), else null."
     )
     claims_held: Count = Field(description="Claims of this reward the participant holds.")
+
+
+class FulfillmentView(Wire):
+    """A definition's fulfillment (CONTRACT §7): where each claim is delivered, and on failure."""
+
+    endpoint_id: Annotated[str, id_field("whe", "The webhook endpoint each claim is delivered to.")]
+    on_failure: Literal["keep", "reverse"] = Field(
+        description="What a delivery that failed its whole retry schedule does to the claim: "
+        "`keep` it (fulfillment_status `failed`) or `reverse` it (restocked, reason "
+        "`fulfillment_failed`)."
+    )
 
 
 class RewardEntry(Wire):
@@ -55,6 +66,13 @@ class RewardEntry(Wire):
         "or inactive (deactivated); deactivation wins, then expiry."
     )
     created_at: Timestamp = Field(description="When the reward was created.")
+    fulfillment: Annotated[
+        FulfillmentView | MISSING | None,
+        Field(
+            description="Admin keys only (absent otherwise): the definition's fulfillment, "
+            "null when there is nothing to fulfil."
+        ),
+    ] = MISSING
     eligibility: Annotated[
         Eligibility | SkipJsonSchema[None],
         Field(
