@@ -70,7 +70,8 @@ class RewardEntry(Wire):
         FulfillmentView | MISSING | None,
         Field(
             description="Admin keys only (absent otherwise): the definition's fulfillment, "
-            "null when there is nothing to fulfil."
+            "null when there is nothing to fulfil.",
+            exclude_if=lambda value: value is MISSING,  # absent for server keys: not required
         ),
     ] = MISSING
     eligibility: Annotated[
