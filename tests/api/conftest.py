@@ -22,7 +22,9 @@ from tests.support.tenants import TestTenant
 GAMIFY = "/api/v1/gamify"
 PROBLEM_JSON = "application/problem+json"
 # The members every catalog entry carries, in wire order (eligibility only on request).
-ENTRY_KEYS = [name for name, field in RewardEntry.model_fields.items() if field.is_required()]
+# The entry as an admin key sees it: every member but the listing-only `eligibility`
+# (CONTRACT §4's admin-only members are absent for server keys).
+ENTRY_KEYS = [name for name in RewardEntry.model_fields if name != "eligibility"]
 
 
 def new_id(prefix: str = "user") -> str:

@@ -44,6 +44,7 @@ def test_a_created_reward_is_exactly_the_contract_entry_with_its_defaults(admin:
         "low_stock_threshold": None,
         "status": "active",
         "created_at": entry["created_at"],
+        "fulfillment": None,
     }
     assert entry["created_at"].endswith("Z") and len(entry["created_at"]) == 20
 
