@@ -18,6 +18,7 @@ from core.inputs import (
     CampaignBody,
     ClaimBody,
     CodeUpload,
+    FulfillmentReport,
     PointsCredit,
     ReversalBody,
     RewardDefinition,
@@ -327,6 +328,18 @@ OPERATIONS: dict[str, Operation] = {
         "out), frees the participant's max_claims_per_user slot; answers the claim as "
         "`GET /claims/{claim_id}` shows it. A pending or failed claim is 409 "
         "claim_not_reversible.",
+    ),
+    "claims.fulfillment": Operation(
+        "reportFulfillment", "Report a claim's fulfillment", "§7", "Claims", "admin",
+        {200: Reply("The claim with its new fulfillment_status.", ClaimStatus)},
+        body={JSON: FulfillmentReport},
+        errors=("claim_not_found", "fulfillment_not_changeable"),
+        description="A fulfillment team's late word on a claim of a reward with fulfillment: "
+        "`fulfilled` always wins (over a pending or failed delivery); `failed` on a claim not "
+        "yet failed is a final failure (a `reward.fulfillment_failed` fact and, with "
+        "`on_failure: reverse`, the reversal). `reference` is kept with the claim. A pending, "
+        "failed or reversed claim, or one whose reward has no fulfillment, is 409 "
+        "fulfillment_not_changeable.",
     ),
     "participants.credit": Operation(
         "creditPoints", "Credit points", "§5", "Participants", "server",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from core import stock_alerts
+from core import fulfillment, stock_alerts
 from core.clock import utcnow
 from core.errors import RewardNotFound, ValidationFailed
 from core.ids import new_id
@@ -48,6 +48,7 @@ def entry(
         created_at=reward.created_at,
         code_generation=_code_generation(reward),
         multiplier=_multiplier(reward),
+        fulfillment=fulfillment.view(reward),
     ).for_admin(admin)
 
 
@@ -89,6 +90,7 @@ def create_reward(
         created_at=now,
         updated_at=now,
     )
+    fulfillment.check(session, principal=principal, fields=definition.model_dump())
     _apply(reward, definition.model_dump())
     _check_multiplier(reward)
     inventory = Inventory(
@@ -111,6 +113,7 @@ def update_reward(
 ) -> RewardEntry:
     """Change the fields present in the patch."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
+    fulfillment.check(session, principal=principal, fields=patch.model_dump())
     _apply(reward, patch.model_dump(include=patch.model_fields_set))
     if "low_stock_threshold" in patch.model_fields_set:
         stock_alerts.rearm(reward, inventory)
@@ -204,6 +207,8 @@ def _apply(reward: Reward, fields: dict[str, Any]) -> None:
         elif name == "multiplier":
             reward.multiplier_factor = value["factor"] if value else None
             reward.multiplier_days = value["duration_days"] if value else None
+        elif name == "fulfillment":
+            fulfillment.apply(reward, value)
         else:
             setattr(reward, name, value)
 

@@ -130,3 +130,8 @@ class WebhookDeliveryNotFound(NotFound):
 
 class DeliveryNotRetryable(CofferError):
     code, status, title = "delivery_not_retryable", 409, "This delivery was already delivered"
+
+
+class FulfillmentNotChangeable(CofferError):
+    code, status = "fulfillment_not_changeable", 409
+    title = "Only a succeeded claim of a reward with fulfillment takes a fulfillment report"

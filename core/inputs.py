@@ -126,6 +126,13 @@ class Multiplier(Strict):
     duration_days: Annotated[int, Field(ge=1, le=3650)]
 
 
+class Fulfillment(Strict):
+    """CONTRACT §7: deliver each claim to this endpoint; on a final failure keep or reverse it."""
+
+    endpoint_id: Annotated[str, StringConstraints(min_length=1, max_length=40), NoNul]
+    on_failure: Literal["keep", "reverse"] = "keep"
+
+
 class _DefinitionFields(Strict):
     description: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
     points_cost: PositivePoints | None = None
@@ -138,6 +145,7 @@ class _DefinitionFields(Strict):
     # Required for type points_multiplier, refused for the others (core/catalog.py checks
     # the definition as it ends up, so a PATCH of either field is held to it too).
     multiplier: Multiplier | None = None
+    fulfillment: Fulfillment | None = None
 
     @field_validator("expires_at")
     @classmethod
@@ -168,6 +176,13 @@ class RewardPatch(_DefinitionFields):
         if value is None:
             raise ValueError("cannot be null")
         return value
+
+
+class FulfillmentReport(Strict):
+    """POST /claims/{id}/fulfillment (CONTRACT §7): a fulfillment team's late word."""
+
+    status: Literal["fulfilled", "failed"]
+    reference: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
 
 
 class CodeUpload(Strict):

@@ -10,11 +10,12 @@ from api.errors import problem_response
 from api.prefer import claim_preference
 from api.respond import json_response, stored_response
 from api.services import services
+from core.claims.fulfillment import report
 from core.claims.queries import claim_status
 from core.claims.reversal import reverse_claim
 from core.claims.service import claim_reward
 from core.idempotency import fingerprint, parse_key
-from core.inputs import ClaimBody, ReversalBody
+from core.inputs import ClaimBody, FulfillmentReport, ReversalBody
 from core.logs import request_id
 from core.schemas import ClaimPending, ClaimStatus
 
@@ -76,3 +77,14 @@ def reverse(claim_id: str) -> Response:
     services().runtime.webhooks.wake_relay()  # the reversal's fact, out through the outbox
     headers = {} if recorded.fresh else {"Idempotent-Replayed": "true"}
     return stored_response(recorded.response_body or {}, recorded.response_status or 200, headers)
+
+
+@bp.post("/claims/<claim_id>/fulfillment")
+@admin_only
+def fulfillment(claim_id: str) -> Response:
+    """A fulfillment team's late report on a claim (CONTRACT §7): fulfilled or failed."""
+    body = json_body(FulfillmentReport)
+    with services().runtime.db.transaction() as session:
+        view = report(session, principal=principal(), claim_id=claim_id, body=body)
+    services().runtime.webhooks.wake_relay()  # a failure's facts, out through the outbox
+    return json_response(ClaimStatus.model_validate(view))

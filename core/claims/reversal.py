@@ -61,14 +61,15 @@ def reverse_claim(
     if claim.status not in ("succeeded", "reversed"):
         raise ClaimNotReversible(f"The claim is {claim.status}; only a succeeded claim reverses")
     if claim.status == "succeeded":
-        _reverse(session, principal=principal, claim=claim, body=body, now=utcnow())
+        apply_reversal(session, principal=principal, claim=claim, body=body, now=utcnow())
     view = claim_status(session, principal=principal, claim_id=claim_id)
     return complete(session, record_id=recorded.id, response_status=200, body=view)
 
 
-def _reverse(
+def apply_reversal(
     session: Session, *, principal: Principal, claim: Claim, body: ReversalBody, now: datetime
 ) -> None:
+    """Reverse a succeeded claim whose row the caller holds locked (also for fulfillment)."""
     reward, inventory = load(session, principal=principal, reward_id=claim.reward_id, lock=True)
     refund = claim.points_deducted or 0
     key = (claim.tenant_id, claim.mode, claim.participant_external_id)

@@ -48,6 +48,7 @@ class RewardState:
     code_prefix: str | None
     code_length: int | None
     low_stock_threshold: int | None
+    fulfillment_endpoint_id: str | None = None  # set: each claim starts fulfillment `pending` (§7)
     multiplier_factor: Decimal | None = None  # set for points_multiplier rewards only
     multiplier_days: int | None = None
 

@@ -132,7 +132,7 @@ def _succeeded_row(
         new_balance=grant.new_balance,
         claimed_at=grant.claimed_at,
         expires_at=grant.expires_at,
-        fulfillment_status="not_required",
+        fulfillment_status="pending" if grant.reward.fulfillment_endpoint_id else "not_required",
     )
 
 

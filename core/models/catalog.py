@@ -42,6 +42,10 @@ class Reward(TenantScoped, Base):
     # points_multiplier rewards only (docs/multipliers.md): both set or both null.
     multiplier_factor: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
     multiplier_days: Mapped[int | None]
+    # CONTRACT §7 fulfillment: the webhook endpoint (public id) each claim is delivered to,
+    # and what a final delivery failure does (keep | reverse); both null = nothing to fulfil.
+    fulfillment_endpoint_id: Mapped[str | None] = mapped_column(String(40))
+    fulfillment_on_failure: Mapped[str | None] = mapped_column(String(10))
     deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -72,6 +72,7 @@ class Claim(TenantScoped, Base):
     claimed_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     fulfillment_status: Mapped[str | None] = mapped_column(String(12))
+    fulfillment_reference: Mapped[str | None] = mapped_column(String(500))  # from a team's report
     # Set when the claim fails: the problem document (CONTRACT §3) it failed with.
     error_code: Mapped[str | None] = mapped_column(String(40))
     # none_as_null: an unset problem is SQL NULL, not the JSON text 'null'.

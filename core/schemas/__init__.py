@@ -15,6 +15,7 @@ from core.schemas.campaigns import (
 from core.schemas.catalog import (
     CodeUploadResult,
     Eligibility,
+    FulfillmentView,
     RewardEntry,
     RewardPage,
     RewardStatus,
@@ -80,6 +81,7 @@ __all__ = [
     "EventView",
     "EventsQuery",
     "FieldError",
+    "FulfillmentView",
     "Health",
     "LedgerEntry",
     "ParticipantRewards",

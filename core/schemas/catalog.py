@@ -13,7 +13,7 @@ from core.schemas.common import Count, Timestamp, Wire, id_field
 
 RewardStatus = Literal["active", "scheduled", "expired", "inactive"]
 # Members only admin keys see (CONTRACT §4); other keys get the entry without them.
-ADMIN_MEMBERS = ("code_generation", "multiplier")
+ADMIN_MEMBERS = ("code_generation", "multiplier", "fulfillment")
 
 
 def _admin_only(description: str) -> Any:
@@ -60,6 +60,17 @@ def _admin_members_optional(schema: dict[str, Any]) -> None:
     schema["required"] = [name for name in schema["required"] if name not in ADMIN_MEMBERS]
 
 
+class FulfillmentView(Wire):
+    """A definition's fulfillment (CONTRACT §7): where each claim is delivered, and on failure."""
+
+    endpoint_id: Annotated[str, id_field("whe", "The webhook endpoint each claim is delivered to.")]
+    on_failure: Literal["keep", "reverse"] = Field(
+        description="What a delivery that failed its whole retry schedule does to the claim: "
+        "`keep` it (fulfillment_status `failed`) or `reverse` it (restocked, reason "
+        "`fulfillment_failed`)."
+    )
+
+
 class RewardEntry(Wire):
     """A catalog entry: a reward definition as it stands, with its stock read now."""
 
@@ -98,6 +109,9 @@ class RewardEntry(Wire):
     )
     multiplier: MultiplierShape | None = _admin_only(
         "A points_multiplier reward's factor and duration; null for other types."
+    )
+    fulfillment: FulfillmentView | None = _admin_only(
+        "Each claim is delivered to this webhook endpoint (CONTRACT §7); null = nothing to fulfil."
     )
     eligibility: Annotated[
         Eligibility | SkipJsonSchema[None],

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.claims import fulfillment
 from core.clock import to_wire
 from core.models import Fact, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from core.webhooks.endpoints import signing_secrets
@@ -105,11 +106,19 @@ def finish_attempt(
     if result.ok:
         delivery.status, delivery.finished_at, delivery.next_attempt_at = "delivered", now, None
         endpoint.failing_since = None
+        fulfillment.after_delivery(
+            session, delivery=delivery, endpoint=endpoint, outcome="delivered", last_error=None,
+            now=now,
+        )  # fmt: skip
         return "delivered"
     _count_failure(endpoint, result, now)
     wait = next_wait(delivery.attempt_count, schedule, result.retry_after_s)
     if wait is None:
         delivery.status, delivery.finished_at, delivery.next_attempt_at = "failed", now, None
+        fulfillment.after_delivery(
+            session, delivery=delivery, endpoint=endpoint, outcome="failed",
+            last_error=result.error, now=now,
+        )  # fmt: skip
         return "failed"
     delivery.next_attempt_at = now + wait
     return "retrying"

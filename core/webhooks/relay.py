@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
+from core import fulfillment
 from core.clock import utcnow
 from core.db import Database, insert_for
 from core.ids import new_id
@@ -50,6 +51,13 @@ def relay_batch(session: Session, *, now: datetime, limit: int = BATCH) -> tuple
         for endpoint in subscribers[(fact.tenant_id, fact.mode)]
         if ALL_TYPES in endpoint.event_types or fact.type in endpoint.event_types
     ]
+    # A claim of a reward with fulfillment goes to its endpoint whatever that one subscribes
+    # to (CONTRACT §7); one that also subscribes has its row already: one per (fact, endpoint).
+    planned = {(row["fact_id"], row["endpoint_pk"]) for row in rows}
+    by_pk = {fact.id: fact for fact in facts}
+    for fact_pk, endpoint in fulfillment.endpoints_of(session, facts).items():
+        if (fact_pk, endpoint.id) not in planned:
+            rows.append(_delivery(by_pk[fact_pk], endpoint, now))
     created: list[int] = []
     if rows:
         statement = (

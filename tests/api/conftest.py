@@ -17,12 +17,18 @@ from api.ratelimit import RateLimiter
 from core.models import IdempotencyRecord, LedgerEntry, Participant, Reward, RewardCode
 from core.runtime import Runtime
 from core.schemas import RewardEntry
+from core.schemas.catalog import ADMIN_MEMBERS
 from tests.support.tenants import TestTenant
 
 GAMIFY = "/api/v1/gamify"
 PROBLEM_JSON = "application/problem+json"
 # The members every catalog entry carries, in wire order (eligibility only on request).
-ENTRY_KEYS = [name for name, field in RewardEntry.model_fields.items() if field.is_required()]
+# The entry as an admin key sees it: every member but the listing-only `eligibility`
+# (CONTRACT §4's admin-only members are absent for server keys).
+# What a server key sees; admin keys also get ADMIN_MEMBERS (CONTRACT §4).
+ENTRY_KEYS = [
+    name for name in RewardEntry.model_fields if name not in ("eligibility", *ADMIN_MEMBERS)
+]
 
 
 def new_id(prefix: str = "user") -> str:

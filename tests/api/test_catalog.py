@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from core.runtime import Runtime
 from core.schemas import RewardPage
+from core.schemas.catalog import ADMIN_MEMBERS
 from tests.api.conftest import ENTRY_KEYS, Caller, assert_problem, error_fields, reward_rows
 from tests.support.tenants import TestTenant
 
 # What admin keys see besides (CONTRACT §4): the definition's code_generation and multiplier.
-ADMIN_ENTRY_KEYS = [*ENTRY_KEYS, "code_generation", "multiplier"]
+ADMIN_ENTRY_KEYS = [*ENTRY_KEYS, *ADMIN_MEMBERS]
 
 
 def wire(moment: datetime) -> str:
@@ -49,6 +50,7 @@ def test_a_created_reward_is_exactly_the_contract_entry_with_its_defaults(admin:
         "created_at": entry["created_at"],
         "code_generation": None,
         "multiplier": None,
+        "fulfillment": None,
     }
     assert entry["created_at"].endswith("Z") and len(entry["created_at"]) == 20
 

@@ -268,6 +268,11 @@ class World:
                 "headers": {"Idempotency-Key": new_key()},
                 "json_body": {"reason": "sample", "restock": True},
             },
+            "reportFulfillment": {
+                "method": "POST",
+                "path": f"{API}/claims/{self.claim_to_fulfil(conf)}/fulfillment",
+                "json_body": {"status": "fulfilled", "reference": "SHIP-1"},
+            },
             "creditPoints": {
                 "method": "POST",
                 "path": f"{API}/participants/{pid}/points",
@@ -332,6 +337,22 @@ class World:
         accepted = conf.call(
             "POST",
             f"{API}/rewards/{self.reward_id}/claim",
+            headers={**self.auth(), "Idempotency-Key": new_key(), "Prefer": "respond-async"},
+            json_body={"participant_id": self.participant},
+        )
+        drain_claims(conf_runtime(conf))
+        return accepted.get_json()["claim_id"]  # type: ignore[no-any-return]
+
+    def claim_to_fulfil(self, conf: Conformance) -> str:
+        """A fresh decided claim of a reward fulfilled through the world's endpoint."""
+        fulfillment = {"endpoint_id": self.endpoint_id, "on_failure": "keep"}
+        reward = create_reward(
+            conf, self, code_generation={"prefix": "F-"}, fulfillment=fulfillment
+        )
+        assert reward["fulfillment"] == fulfillment
+        accepted = conf.call(
+            "POST",
+            f"{API}/rewards/{reward['id']}/claim",
             headers={**self.auth(), "Idempotency-Key": new_key(), "Prefer": "respond-async"},
             json_body={"participant_id": self.participant},
         )
@@ -870,6 +891,15 @@ def test_requests_refused_before_acceptance_conform(
                                      json_body={}, headers={"Idempotency-Key": new_key()})),
         (409, "claim_not_reversible", req("POST", f"/claims/{world.claim_id}/reverse",
                                           json_body={}, headers={"Idempotency-Key": new_key()})),
+        (404, "claim_not_found", req("POST", f"/claims/clm_{'0' * 26}/fulfillment",
+                                     json_body={"status": "fulfilled"})),
+        (400, "validation_error", req("POST", f"/claims/{world.claim_id}/fulfillment",
+                                      json_body={"status": "shipped"})),
+        # A pending claim (as world.claim_id is: nothing here drains) takes no report.
+        (409, "fulfillment_not_changeable", req("POST", f"/claims/{world.claim_id}/fulfillment",
+                                                json_body={"status": "fulfilled"})),
+        (400, "validation_error", req("POST", "/rewards", json_body={
+            "name": "x", "type": "physical", "fulfillment": {"endpoint_id": "whe_nope"}})),
         # Another tenant's objects are 404, never 403.
         (404, "claim_not_found", req("GET", f"/claims/{world.claim_id}", headers=stranger)),
         (404, "reward_not_found", req("GET", f"/rewards/{rid}", headers=stranger)),

@@ -27,6 +27,8 @@ def deliver(delivery_pk: int) -> str | None:
     )
     if done is not None and done.next_pk is not None:
         send_deliveries([done.next_pk])
+    if done is not None and done.outcome == "failed":
+        wake_relay()  # a final failure may have appended fulfillment facts (CONTRACT §7)
     return done.outcome if done else None
 
 
