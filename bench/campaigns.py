@@ -183,6 +183,14 @@ def high_water(stack: Stack) -> dict[str, float]:
 # ---------------------------------------------------------------- the run
 
 
+def analyze(ctx: Context, seed: Seeder) -> None:
+    """ANALYZE the database, as autovacuum would have on a live system (it is off on the
+    shared bench server): never-analysed tables make the chunk's participant lookup and
+    per-user count scan whole tables (see docs/performance.md, "Campaigns")."""
+    if ctx.sizes.campaign_analyze:
+        seed.pg.execute("ANALYZE")
+
+
 def _spread(values: list[float]) -> str:
     return f"median of {len(values)}, min {min(values):,.1f}, max {max(values):,.1f}"
 
@@ -232,6 +240,7 @@ def _gifts(
     runs: list[dict[str, Any]] = []
     for rep in range(sizes.campaign_reps):
         reward = seed.reward(tenant, name=f"gifts {rep}", codes=n, points_cost=None)
+        analyze(ctx, seed)
         started = time.monotonic()
         created = post_campaign(stack, tenant, reward_id=reward, csv=csv)
         posted = time.monotonic() - started
@@ -344,6 +353,7 @@ def _latency(
             "outcomes": done.outcomes,
         }
 
+    analyze(ctx, seed)
     phase(len(order), "warm-up", min(3.0, secs))
     for index, kind in enumerate(order):
         if kind == "alone":
@@ -353,6 +363,7 @@ def _latency(
             lines = csv.read_text().replace("l", f"l{index}x")
             mine = directory / f"l{index}.csv"
             mine.write_text(lines)
+            analyze(ctx, seed)
             campaign = post_campaign(stack, tenant, reward_id=reward, csv=mine)["campaign_id"]
             wait_started(stack, tenant, campaign)
             before = show(stack, tenant, campaign)
@@ -453,6 +464,7 @@ def _memory(
         codes = min(size, sizes.campaign_memory_codes)
         reward = seed.reward(tenant, name=f"memory {size}", codes=codes, points_cost=None)
         csv = _csv(directory, prefix=f"m{size}x", count=size)
+        analyze(ctx, seed)
         time.sleep(1)
         idle = {name: round(tree_memory(stack.pid(name)).rss_mib, 1) for name in TREES}
         sampler = PeakSampler(stack)

@@ -58,6 +58,7 @@ class Sizes:
     campaign_memory_sizes: tuple[int, ...] = (100_000, 1_000_000)
     campaign_memory_secs: float = 45.0  # campaign time sampled after each upload, at most
     campaign_memory_codes: int = 200_000  # codes of the memory reward, at most
+    campaign_analyze: bool = True  # ANALYZE before each campaign (autovacuum is off here)
 
 
 QUICK = {
