@@ -351,6 +351,7 @@ def _latency(
             "latency_ms": done.load.latency_ms,
             "statuses": done.load.statuses,
             "outcomes": done.outcomes,
+            "cpu_s": {k: round(v, 2) for k, v in done.cpu_s.items()},
         }
 
     analyze(ctx, seed)
