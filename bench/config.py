@@ -48,6 +48,17 @@ class Sizes:
     memory_claims: int = 100_000
     memory_clients: int = 32
     memory_sync_share: float = 0.1  # of the claims after warm-up, sent without respond-async
+    # 7. campaigns (issue 9)
+    campaign_gifts: int = 50_000  # participants of the gifts/s campaign
+    campaign_reps: int = 3
+    campaign_load_clients: int = 8
+    campaign_load_secs: float = 8.0
+    campaign_load_size: int = 100_000  # participants of the campaign beside the storefront
+    campaign_load_reps: int = 3  # alternated phases of each kind
+    campaign_memory_sizes: tuple[int, ...] = (100_000, 1_000_000)
+    campaign_memory_secs: float = 45.0  # campaign time sampled after each upload, at most
+    campaign_memory_codes: int = 200_000  # codes of the memory reward, at most
+    campaign_analyze: bool = True  # ANALYZE before each campaign (autovacuum is off here)
 
 
 QUICK = {
@@ -71,6 +82,14 @@ QUICK = {
     "stampede_codes": 1_000,
     "memory_warm_claims": 1_000,
     "memory_claims": 5_000,
+    "campaign_gifts": 5_000,
+    "campaign_reps": 2,
+    "campaign_load_secs": 3.0,
+    "campaign_load_size": 20_000,
+    "campaign_load_reps": 2,
+    "campaign_memory_sizes": (10_000, 100_000),
+    "campaign_memory_secs": 8.0,
+    "campaign_memory_codes": 50_000,
 }
 
 

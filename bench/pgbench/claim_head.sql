@@ -13,7 +13,7 @@ WITH journal AS (
     ON CONFLICT (tenant_id, mode, idempotency_key) DO NOTHING
     RETURNING id, resource_id)
 INSERT INTO claims (idempotency_record_id, claim_id, tenant_id, mode, reward_id,
-    participant_external_id, points_deduction, status, attempts, trace_id, accepted_at)
+    participant_external_id, points_deduction, status, attempts, request_id, accepted_at)
   SELECT journal.id, journal.resource_id, :tenant, 'live', :reward, 'p' || (:p)::text, true,
     'pending', 0, NULL, now() FROM journal
   RETURNING id AS claim_pk, claim_id, idempotency_record_id AS rec_id \gset
