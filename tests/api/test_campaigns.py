@@ -164,3 +164,26 @@ def test_campaigns_need_an_admin_key_of_their_tenant_and_mode(
     assert_problem(other_admin.get(f"/campaigns/{created}"), 404, "not_found")
     assert_problem(test_admin.post(f"/campaigns/{created}/cancel"), 404, "not_found")
     assert_problem(post_csv(other_admin, reward["id"], b"w\n"), 404, "reward_not_found")
+
+
+def test_results_are_paged_in_upload_order_and_filtered_by_status(
+    runtime: Runtime, admin: Caller, reward: dict[str, Any]
+) -> None:
+    ids = b"".join(f"page-{n:02d}\n".encode() for n in range(25))
+    created = post_csv(admin, reward["id"], ids).json["campaign_id"]
+    run(runtime, created)  # 20 codes: 20 succeed, 5 run out
+    seen, cursor = [], None
+    while True:
+        query = "?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        page = admin.get(f"/campaigns/{created}/results{query}").json
+        seen += [r["participant_id"] for r in page["results"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"page-{n:02d}" for n in range(25)]
+    failed = admin.get(f"/campaigns/{created}/results?status=failed").json["results"]
+    assert [(r["participant_id"], r["error_code"]) for r in failed] == [
+        (f"page-{n:02d}", "inventory_exhausted") for n in range(20, 25)
+    ]
+    assert_problem(admin.get(f"/campaigns/{created}/results?cursor=bogus"), 400, "validation_error")
+    assert_problem(admin.get(f"/campaigns/{created}/results?status=won"), 400, "validation_error")
