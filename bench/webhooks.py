@@ -40,7 +40,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from bench import loadgen
-from bench.common import CLAIM_PATH, start_stack
+from bench.common import CLAIM_PATH, cpu_meter, start_stack
 from bench.config import Context
 from bench.infra import Stack, environment, log
 from bench.report import Result, Target
@@ -258,6 +258,46 @@ def latencies(
     return found, len(sent) - len(found)
 
 
+def where_time_goes(seed: Seeder, since: Any, url: str) -> dict[str, Any]:
+    """From the database, for deliveries to `url` created after `since` (ms, p50/p99):
+    relay lag (fact written to delivery row), queue wait (delivery row to its first
+    attempt), and the HTTP exchange of the attempts (duration_ms)."""
+    row = seed.pg.execute(
+        "WITH d AS (SELECT d.id, d.created_at, f.created_at AS fact_at,"
+        " (SELECT min(a.attempted_at) FROM webhook_attempts a WHERE a.delivery_pk = d.id)"
+        " AS first_at FROM webhook_deliveries d JOIN facts f ON f.id = d.fact_id"
+        " JOIN webhook_endpoints e ON e.id = d.endpoint_pk"
+        " WHERE e.url = %(u)s AND d.created_at >= %(s)s) "
+        "SELECT count(*),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - fact_at)),"
+        " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - fact_at)),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_at - created_at)),"
+        " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM first_at - created_at))"
+        " FROM d",
+        {"u": url, "s": since},
+    ).fetchone()
+    http = seed.pg.execute(
+        "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms),"
+        " percentile_cont(0.99) WITHIN GROUP (ORDER BY a.duration_ms)"
+        " FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_pk"
+        " JOIN webhook_endpoints e ON e.id = d.endpoint_pk"
+        " WHERE e.url = %(u)s AND a.attempted_at >= %(s)s",
+        {"u": url, "s": since},
+    ).fetchone()
+    assert row is not None and http is not None
+
+    def ms(value: Any) -> float | None:
+        return None if value is None else round(float(value) * 1000, 1)
+
+    return {
+        "deliveries": row[0],
+        "relay_lag_ms": {"p50": ms(row[1]), "p99": ms(row[2])},
+        "queue_wait_ms": {"p50": ms(row[3]), "p99": ms(row[4])},
+        "attempts": http[0],
+        "http_ms": {"p50": http[1], "p99": http[2]},
+    }
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -295,12 +335,18 @@ def run(ctx: Context) -> Result:
                 pid_prefix="w",
                 pid_offset=total - n,
             )
+            since = seed.scalar("SELECT now()")
+            meter = cpu_meter(stack, seed)
+            meter.start()
             started = time.monotonic()
             load = loadgen.run(spec, clients=sizes.webhook_clients, total=n)
             got = fast.reached.wait(sizes.webhook_wait_s)
             wall = time.monotonic() - started
             delivered = len(fast.ids)
             rate = delivered / wall
+            cpu = meter.stop()
+            detail = where_time_goes(seed, since, fast.url)
+            log(f"throughput detail: {detail}; cpu s {cpu}")
             log(
                 f"throughput: {delivered:,} deliveries in {wall:.2f} s = {rate:,.0f}/s "
                 f"(claims answered in {load.seconds:.2f} s); baseline {base['per_s']:,.0f}/s"
@@ -330,11 +376,14 @@ def run(ctx: Context) -> Result:
                 "claims_answered_s": round(load.seconds, 3),
                 "statuses": load.statuses,
                 "baseline": base,
+                "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+                "worker_cpu_ms_per_delivery": round(cpu["worker"] * 1000 / max(delivered, 1), 2),
+                "detail": detail,
             }
 
             # 2. latency, one endpoint
             alone = _latency_phase(
-                ctx, stack, tenant, fast, reward=reward, pid_start=0, label="one endpoint"
+                ctx, stack, seed, tenant, fast, reward=reward, pid_start=0, label="one endpoint"
             )
             rtt = base["rtt_ms"]
             result.add(
@@ -365,6 +414,7 @@ def run(ctx: Context) -> Result:
             beside = _latency_phase(
                 ctx,
                 stack,
+                seed,
                 tenant,
                 fast,
                 reward=reward,
@@ -407,6 +457,7 @@ def run(ctx: Context) -> Result:
 def _latency_phase(
     ctx: Context,
     stack: Stack,
+    seed: Seeder,
     tenant: Tenant,
     receiver: Receiver,
     *,
@@ -416,6 +467,7 @@ def _latency_phase(
 ) -> dict[str, Any]:
     sizes = ctx.sizes
     receiver.expect(0)
+    since = seed.scalar("SELECT now()")
     sent, statuses, achieved = paced_claims(
         stack,
         tenant,
@@ -436,7 +488,9 @@ def _latency_phase(
         "p99": percentile(found, 99),
         "max": max(found) if found else float("nan"),
         "mean": statistics.fmean(found) if found else float("nan"),
+        "detail": where_time_goes(seed, since, receiver.url),
     }
+    log(f"latency {label} detail: {one['detail']}")
     log(
         f"latency {label}: {len(found):,} of {len(sent):,} delivered at {achieved:.0f} claims/s; "
         f"p50 {one['p50']:.0f} p99 {one['p99']:.0f} max {one['max']:.0f} ms; statuses {statuses}"
