@@ -59,6 +59,13 @@ class Sizes:
     campaign_memory_secs: float = 45.0  # campaign time sampled after each upload, at most
     campaign_memory_codes: int = 200_000  # codes of the memory reward, at most
     campaign_analyze: bool = True  # ANALYZE before each campaign (autovacuum is off here)
+    # 8. webhook deliveries (issue 8)
+    webhook_claims: int = 5_000  # claims of the deliveries/s part
+    webhook_clients: int = 8  # connections sending them
+    webhook_rate: float = 200.0  # claims/s of the latency parts
+    webhook_secs: float = 20.0  # length of each latency part
+    webhook_slow_s: float = 5.0  # the slow endpoint answers after this
+    webhook_wait_s: float = 120.0  # longest wait for the last delivery of a part
 
 
 QUICK = {
@@ -90,6 +97,9 @@ QUICK = {
     "campaign_memory_sizes": (10_000, 100_000),
     "campaign_memory_secs": 8.0,
     "campaign_memory_codes": 50_000,
+    "webhook_claims": 1_000,
+    "webhook_secs": 5.0,
+    "webhook_wait_s": 60.0,
 }
 
 
