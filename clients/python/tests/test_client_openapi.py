@@ -102,6 +102,7 @@ def test_a_claims_state_is_the_served_union(document: Schema) -> None:
 def test_every_endpoint_the_client_calls_is_served_with_the_shapes_it_parses(
     document: Schema,
 ) -> None:
+    schemas = document["components"]["schemas"]
     for method_name, endpoint in ENDPOINTS.items():
         operation = document["paths"][endpoint.path][endpoint.method.lower()]
         for status, schema_name in endpoint.answers.items():
@@ -109,6 +110,11 @@ def test_every_endpoint_the_client_calls_is_served_with_the_shapes_it_parses(
             assert kinds(body) == {("ref", schema_name)}, (method_name, status)
         query = {p["name"] for p in operation["parameters"] if p.get("in") == "query"}
         assert set(endpoint.query) == query, method_name
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        members = (
+            set(schemas[body["schema"]["$ref"].rsplit("/", 1)[-1]]["properties"]) if body else set()
+        )
+        assert set(endpoint.body) == members, method_name
 
 
 def test_the_client_calls_every_endpoint_a_server_key_may_call(document: Schema) -> None:

@@ -72,12 +72,9 @@ class Retry:
         return max(delay, retry_after or 0.0)
 
 
-def participant_path(participant_id: str, what: str) -> str:
-    # Every character percent-encoded, `/` included: the same participant at every endpoint.
-    return f"{API}/participants/{quote(participant_id, safe='')}/{what}"
-
-
 def segment(value: str) -> str:
+    """A path segment, every reserved character percent-encoded (`/` included), so an id
+    such as a participant's `acct/7` means the same participant at every endpoint."""
     return quote(value, safe="")
 
 

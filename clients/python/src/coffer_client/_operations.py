@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from coffer_client import _flows
-from coffer_client._flows import API, Flow, Retry, Send, participant_path, segment
+from coffer_client._flows import API, Flow, Retry, Send, segment
 from coffer_client.models import (
     CLAIM_STATE,
     ClaimFailed,
@@ -35,6 +35,7 @@ class Endpoint:
     path: str  # as the OpenAPI document writes it
     answers: dict[int, str]  # success status -> schema name
     query: tuple[str, ...] = ()
+    body: tuple[str, ...] = ()  # the JSON body's members the client sends
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -44,7 +45,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "get_reward": Endpoint("GET", f"{API}/rewards/{{reward_id}}", {200: "RewardEntry"}),
     "claim": Endpoint(
-        "POST", f"{API}/rewards/{{reward_id}}/claim", {201: "ClaimSucceeded", 202: "ClaimPending"}
+        "POST", f"{API}/rewards/{{reward_id}}/claim", {201: "ClaimSucceeded", 202: "ClaimPending"},
+        body=("participant_id", "points_deduction"),
     ),
     "get_claim": Endpoint("GET", f"{API}/claims/{{claim_id}}", {200: "ClaimStatus"}),
     "participant_rewards": Endpoint(
@@ -55,12 +57,19 @@ ENDPOINTS: dict[str, Endpoint] = {
         "GET", f"{API}/participants/{{participant_id}}/points", {200: "PointsSummary"}
     ),
     "credit_points": Endpoint(
-        "POST", f"{API}/participants/{{participant_id}}/points", {201: "PointsCredited"}
+        "POST", f"{API}/participants/{{participant_id}}/points", {201: "PointsCredited"},
+        body=("amount", "reason"),
     ),
     "create_participant_token": Endpoint(
-        "POST", f"{API}/participants/{{participant_id}}/tokens", {201: "ParticipantToken"}
+        "POST", f"{API}/participants/{{participant_id}}/tokens", {201: "ParticipantToken"},
+        body=("ttl_seconds",),
     ),
 }  # fmt: skip
+
+
+def _url(name: str, **segments: str) -> str:
+    """The endpoint's path from the table, each segment percent-encoded whole."""
+    return ENDPOINTS[name].path.format(**{key: segment(value) for key, value in segments.items()})
 
 
 def new_key() -> str:
@@ -75,12 +84,12 @@ def list_rewards(
     given = {"reward_type": reward_type, "limit": limit, "cursor": cursor,
              "participant_id": participant_id}  # fmt: skip
     params = {name: str(value) for name, value in given.items() if value is not None}
-    body = yield from _flows.read(Send("GET", f"{API}/rewards", params=params), policy)
+    body = yield from _flows.read(Send("GET", _url("list_rewards"), params=params), policy)
     return RewardPage.model_validate(body)
 
 
 def get_reward(policy: Retry, reward_id: str) -> Flow[RewardEntry]:
-    body = yield from _flows.read(Send("GET", f"{API}/rewards/{segment(reward_id)}"), policy)
+    body = yield from _flows.read(Send("GET", _url("get_reward", reward_id=reward_id)), policy)
     return RewardEntry.model_validate(body)
 
 
@@ -93,7 +102,7 @@ def claim(
         headers["Prefer"] = f"wait={server_wait_s}" if server_wait_s > 0 else "respond-async"
     send = Send(
         "POST",
-        f"{API}/rewards/{segment(reward_id)}/claim",
+        _url("claim", reward_id=reward_id),
         json={"participant_id": participant_id, "points_deduction": points_deduction},
         headers=headers,
     )
@@ -101,7 +110,7 @@ def claim(
 
 
 def get_claim(policy: Retry, claim_id: str) -> Flow[ClaimView | ClaimPending | ClaimFailed]:
-    body = yield from _flows.read(Send("GET", f"{API}/claims/{segment(claim_id)}"), policy)
+    body = yield from _flows.read(Send("GET", _url("get_claim", claim_id=claim_id)), policy)
     return CLAIM_STATE.validate_python(body)
 
 
@@ -109,12 +118,12 @@ def participant_rewards(
     policy: Retry, participant_id: str, *, include_reversed: bool
 ) -> Flow[ParticipantRewards]:
     params = {"include": "reversed"} if include_reversed else {}
-    send = Send("GET", participant_path(participant_id, "rewards"), params=params)
+    send = Send("GET", _url("participant_rewards", participant_id=participant_id), params=params)
     return ParticipantRewards.model_validate((yield from _flows.read(send, policy)))
 
 
 def points(policy: Retry, participant_id: str) -> Flow[PointsSummary]:
-    send = Send("GET", participant_path(participant_id, "points"))
+    send = Send("GET", _url("points", participant_id=participant_id))
     return PointsSummary.model_validate((yield from _flows.read(send, policy)))
 
 
@@ -124,7 +133,7 @@ def credit_points(
 ) -> Flow[PointsCredited]:  # fmt: skip
     send = Send(
         "POST",
-        participant_path(participant_id, "points"),
+        _url("credit_points", participant_id=participant_id),
         json={"amount": amount, "reason": reason},
         headers={"Idempotency-Key": idempotency_key or new_key()},
     )
@@ -135,5 +144,5 @@ def create_participant_token(
     policy: Retry, participant_id: str, *, ttl_seconds: int | None
 ) -> Flow[ParticipantToken]:
     body = {} if ttl_seconds is None else {"ttl_seconds": ttl_seconds}
-    send = Send("POST", participant_path(participant_id, "tokens"), json=body)
+    send = Send("POST", _url("create_participant_token", participant_id=participant_id), json=body)
     return ParticipantToken.model_validate((yield from _flows.read(send, policy)))
