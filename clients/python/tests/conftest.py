@@ -1,10 +1,9 @@
 """A real Coffer for the client's tests: `coffer serve` (embedded SQLite, in-process worker)
-on a free port, a tenant made with `coffer tenants create`, and a TCP proxy in front of it
-that can drop connections or answer as a failing gateway."""
+on a free port, a tenant with its keys, and a TCP proxy in front of it that can drop
+connections or answer as a failing gateway."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -22,7 +21,9 @@ from proxy_faults import FaultyProxy
 
 # tests/support lives at the repository's root, two folders up.
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from core.db import Database
 from tests.support.processes import die_with_parent
+from tests.support.tenants import make_tenant
 
 BIN = Path(sys.executable).parent
 
@@ -61,15 +62,6 @@ class Server:
             assert response.status_code == 200, response.text
 
 
-def _coffer(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "coffer"), *args], env=env, capture_output=True, text=True, timeout=120,
-        check=False, preexec_fn=die_with_parent,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("coffer")
@@ -90,8 +82,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base_url, process, folder / "serve.log")
-        keys = json.loads(_coffer(env, "tenants", "create", "client-tests", "--json"))["keys"]
-        yield Server(base_url, env, keys["live"]["admin"], keys["live"]["server"])
+        # Made in-process (as `coffer tenants create` does) once serve has migrated the file.
+        db = Database(env["COFFER_DATABASE_URL"])
+        tenant = make_tenant(db)
+        db.dispose()
+        yield Server(base_url, env, tenant.key("live", "admin"), tenant.key("live", "server"))
     finally:
         process.terminate()
         try:
