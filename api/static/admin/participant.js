@@ -86,7 +86,7 @@ export function render(main, participantId) {
       }
     }
 
-    return h("section", { class: "summary", "aria-label": "Points" },
+    return h("section", { class: "summary", "aria-label": "Balance" },
       h("div", { class: "card stat" },
         h("h2", {}, participantId),
         h("p", { class: "big" }, h("span", { class: "balance" }, num(points.balance)), " points"),
