@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, request
 
 from core.errors import NotFound
 
@@ -52,8 +52,13 @@ def asset(name: str) -> Response:
     content_type = _TYPES.get(path.suffix)
     if content_type is None or "/" in name or not path.is_file():
         raise NotFound(f"No dashboard asset {name}")
-    # max_age=0: a browser revalidates (ETag) so an upgrade never runs stale modules.
-    return send_from_directory(STATIC, name, mimetype=content_type, max_age=0)
+    # The bytes, not send_from_directory: a file-wrapper response is passed through by
+    # waitress (`coffer serve`) and cannot be read by the app's after_request hooks. The
+    # files are small (~60 kB in all). An ETag lets the browser revalidate cheaply, so an
+    # upgrade never runs stale modules (no-cache below).
+    response = Response(path.read_bytes(), mimetype=content_type)
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.after_request
