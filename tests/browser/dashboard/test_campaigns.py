@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from core.db import Database
+from core.migrate import upgrade
+from tests.browser.dashboard.conftest import sign_in
 from tests.support import browser as chromium
 from tests.support.client import Api
+from tests.support.services import fresh_database, private_redis_db
+from tests.support.stack import Stack
+from tests.support.tenants import TestTenant, make_tenant
 
 PARTICIPANTS = 2_000
 CODES = 1_990  # ten participants find the stock exhausted
@@ -86,3 +94,44 @@ def test_a_campaign_without_a_reward_is_refused_next_to_the_field(
     page.get_by_role("button", name="Start campaign").click()
     expect(page.locator('[data-error-for="reward_id"]')).to_contain_text("required")
     assert api.get("/campaigns").json()["campaigns"] == []
+
+
+@pytest.fixture
+def idle_stack(tmp_path: Path) -> Iterator[tuple[Stack, TestTenant]]:
+    """gunicorn without a worker: a campaign stays running until it is cancelled."""
+    with fresh_database("dashidle") as url, private_redis_db() as redis_url:
+        upgrade(url)
+        db = Database(url, pool_size=1)
+        running = Stack(database_url=url, redis_url=redis_url, logs=tmp_path)
+        try:
+            running.start_api()
+            yield running, make_tenant(db)
+        finally:
+            running.stop()
+            db.dispose()
+
+
+def test_a_running_campaign_is_cancelled_from_the_page(
+    page: Page, idle_stack: tuple[Stack, TestTenant], tmp_path: Path
+) -> None:
+    stack, tenant = idle_stack
+    api = Api(stack.base_url, tenant.key())
+    reward = api.create_reward(name="Never Sent")
+    upload = tmp_path / "ids.txt"
+    upload.write_text("".join(f"p{n}\n" for n in range(300)))
+    sign_in(page, stack, tenant.key())
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_label("Reward", exact=True).select_option(reward["id"])
+    page.get_by_label("Participants file").set_input_files(upload)
+    page.get_by_role("button", name="Start campaign").click()
+    expect(page.locator('.campaign-status[data-status="running"]')).to_be_visible()
+    expect(page.locator(".pending")).to_have_text("300")
+    page.get_by_role("button", name="Cancel campaign").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel campaign").click()
+    expect(page.locator('.campaign-status[data-status="cancelled"]')).to_be_visible()
+    expect(page.locator(".failed")).to_have_text("300")
+    expect(page.get_by_role("table", name="Failures by code")).to_contain_text("campaign_cancelled")
+    campaign_id = page.url.rsplit("/", 1)[-1]
+    shown = api.get(f"/campaigns/{campaign_id}").json()
+    assert (shown["status"], shown["failed"], shown["pending"]) == ("cancelled", 300, 0)
+    assert shown["failures_by_code"] == {"campaign_cancelled": 300}

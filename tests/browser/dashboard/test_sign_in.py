@@ -6,6 +6,8 @@ from __future__ import annotations
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from core.db import Database
+from core.tenants import issue_key, revoke_key
 from tests.browser.dashboard.conftest import sign_in
 from tests.support import browser as chromium
 from tests.support.stack import Stack
@@ -91,3 +93,52 @@ def test_every_page_fits_a_390_pixel_screen(
             assert width <= 390, f"{slug} is {width} px wide at 390"
     finally:
         context.close()
+
+
+def test_a_revoked_key_signs_the_tab_out_and_says_why(
+    page: Page, dash_stack: Stack, dash_db: Database, tenant: TestTenant
+) -> None:
+    with dash_db.transaction() as session:
+        issued = issue_key(session, tenant_id=tenant.id, mode="test", scope="admin")
+    sign_in(page, dash_stack, issued.key)
+    expect(page.get_by_text("Test mode")).to_be_visible()
+    with dash_db.transaction() as session:
+        revoke_key(session, prefix=issued.prefix)
+    page.get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_label("Admin key")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Signed out:")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_the_dashboard_works_from_the_keyboard_alone(
+    page: Page, dash_stack: Stack, tenant: TestTenant
+) -> None:
+    page.goto(f"{dash_stack.base_url}/admin")
+    expect(page.get_by_label("Admin key")).to_be_focused()  # focus starts in the key field
+    page.keyboard.type(tenant.key("live", "admin"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Catalog", level=1)).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    for _ in range(3):  # past the skip link: Catalog, Participant
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Participant":
+            break
+    expect(page.get_by_role("link", name="Participant")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Participant", level=1)).to_be_visible()
+    page.get_by_label("Participant id").focus()
+    page.keyboard.type("kim")
+    page.keyboard.press("Enter")
+    expect(page.locator(".balance")).to_have_text("0")
+    page.get_by_label("Points", exact=True).focus()
+    page.keyboard.type("40")
+    page.keyboard.press("Enter")  # submits the credit form
+    expect(page.locator(".balance")).to_have_text("40")
+    # Every control on the page has an accessible name.
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button')]
+            .filter((el) => !el.labels?.length && !el.getAttribute('aria-label')
+                    && !el.textContent.trim()).map((el) => el.outerHTML)"""
+    )
+    assert unnamed == []
