@@ -36,12 +36,12 @@ export function render(main) {
         onclick: (ev) => { ev.target.remove(); load(page.next_cursor); } }, "Load newer events") : null;
       if (after) {
         list.querySelector("tbody")?.append(...rows);
-        list.querySelector(".count").textContent = `${num(shown)} events shown`;
+        list.querySelector(".count").textContent = shownText();
         if (more) list.append(more);
         return;
       }
       fill(list,
-        rows.length ? h("p", { class: "count" }, `${num(shown)} events shown`) : null,
+        rows.length ? h("p", { class: "count" }, shownText()) : null,
         table("Events", ["When", "Type", "Data", "Event id"], rows,
           type.value ? `No ${type.value} events yet.` : "No events yet: claims, reversals and campaigns record them."),
         more);
@@ -49,6 +49,7 @@ export function render(main) {
       fill(list, problemNotice(error));
     }
   }
+  const shownText = () => `${num(shown)} event${shown === 1 ? "" : "s"} shown`;
   load();
 }
 

@@ -82,6 +82,16 @@ def test_a_2000_participant_campaign_from_a_file_completes_and_downloads(
     expect(page.locator(f'tr[data-campaign-id="{campaign_id}"]')).to_contain_text("Completed")
     chromium.shoot(page, "campaigns")
 
+    # Its 1,990 claims are facts: the events page reads them 100 at a time.
+    page.get_by_role("link", name="Events").click()
+    expect(page.locator(".count")).to_have_text("100 events shown")
+    page.get_by_role("button", name="Load newer events").click()
+    expect(page.locator(".count")).to_have_text("200 events shown")
+    expect(page.get_by_role("table", name="Events").locator("tbody tr")).to_have_count(200)
+    page.get_by_label("Type").select_option("campaign.completed")
+    expect(page.get_by_role("table", name="Events").locator("tbody tr")).to_have_count(1)
+    expect(page.locator(".count")).to_have_text("1 event shown")
+
 
 def test_a_campaign_without_a_reward_is_refused_next_to_the_field(
     signed_in: Page, api: Api, tmp_path: Path
