@@ -120,3 +120,22 @@ def test_edit_then_deactivate_a_reward(signed_in: Page, api: Api) -> None:
     page.get_by_label("Open a reward by id").fill(reward["id"])
     page.get_by_role("button", name="Open", exact=True).click()
     expect(page.locator("form").get_by_text("Inactive")).to_be_visible()
+
+
+def test_a_refused_code_is_named_by_its_line_and_nothing_of_its_chunk_is_added(
+    signed_in: Page, api: Api, tmp_path: Path
+) -> None:
+    reward = api.create_reward(name="Gift Card")
+    codes = tmp_path / "codes.txt"
+    codes.write_text("GIFT-1\n\nGIFT-2\nGIFT-\u00e9\n", encoding="utf-8")
+    page = signed_in
+    page.reload()
+    page.locator(f'tr[data-reward-id="{reward["id"]}"]').get_by_role(
+        "button", name="Upload codes"
+    ).click()
+    page.get_by_label("Codes file").set_input_files(codes)
+    page.get_by_role("button", name="Upload", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("line 4:")  # the file's line, blank lines counted
+    expect(page.get_by_role("status")).to_contain_text("Stopped after 0 codes")
+    assert api.get(f"/rewards/{reward['id']}").json()["available_codes"] == 0
