@@ -12,6 +12,7 @@ from api.errors import register_error_handlers
 from api.query import check_query
 from api.ratelimit import RateLimiter
 from api.routes import (
+    admin,
     campaigns,
     claims,
     docs,
@@ -58,6 +59,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(metrics.blueprint(runtime))
     app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     return app

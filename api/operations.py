@@ -208,6 +208,7 @@ SECTIONS = {
     "§8": "Campaigns (batch gifting)",
     "§9": "Operations",
     "§10": "Clients",
+    "§11": "Admin dashboard",
 }
 
 
@@ -471,6 +472,13 @@ OPERATIONS: dict[str, Operation] = {
         {200: Reply("Swagger UI over this document.", "HtmlPage", media="text/html")},
         description="Works without internet access: every asset is served from this origin.",
     ),
+    "admin.page": Operation(
+        "adminDashboard", "Admin dashboard", "§11", "Operations", "public",
+        {200: Reply("The dashboard's page; it asks for an admin key.", "HtmlPage",
+                    media="text/html")},
+        description="Every call it makes is a public API call with the admin key the person "
+        "enters (kept in the browser session only); its files are served from this origin.",
+    ),
     "campaigns.create": Operation(
         "createCampaign", "Gift a reward to a list of participants", "§8", "Campaigns",
         "admin",
@@ -520,4 +528,4 @@ OPERATIONS: dict[str, Operation] = {
         "decided ones stay. Appends `campaign.completed`.",
     ),
 }  # fmt: skip
-UNDOCUMENTED = frozenset({"docs.asset"})  # the files of the /docs page
+UNDOCUMENTED = frozenset({"docs.asset", "admin.asset"})  # the files of /docs and /admin
