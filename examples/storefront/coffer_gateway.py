@@ -9,7 +9,6 @@ original claim and a new order gets a new code.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -28,12 +27,13 @@ REFUSALS = {
 }
 
 
-@dataclass(frozen=True)
 class Refused(Exception):
     """Coffer said no for a business reason; `message` is the customer-facing copy."""
 
-    code: str
-    message: str
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
 
 
 class CofferGateway:
