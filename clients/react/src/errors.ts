@@ -1,4 +1,4 @@
-import type { Problem } from "./types";
+import type { Problem } from "./types.js";
 
 /**
  * A refusal from Coffer, carrying the problem body (CONTRACT §3): `status` is

@@ -1,7 +1,7 @@
 import { createContext, createElement, useContext, useMemo, useRef } from "react";
 import type { ReactNode } from "react";
-import { TokenKeeper } from "./tokens";
-import type { GetToken } from "./types";
+import { TokenKeeper } from "./tokens.js";
+import type { GetToken } from "./types.js";
 
 /** What the hooks inside a <CofferProvider> share. */
 export interface CofferConfig {

@@ -1,6 +1,6 @@
-import { errorFrom } from "./errors";
-import type { TokenKeeper } from "./tokens";
-import type { ParticipantRewards } from "./types";
+import { errorFrom } from "./errors.js";
+import type { TokenKeeper } from "./tokens.js";
+import type { ParticipantRewards } from "./types.js";
 
 const API_PREFIX = "/api/v1/gamify";
 

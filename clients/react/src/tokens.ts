@@ -1,4 +1,4 @@
-import type { GetToken } from "./types";
+import type { GetToken } from "./types.js";
 
 /** Renew this long before `expires_at`, so a request never leaves with a token about to lapse. */
 const RENEW_BEFORE_MS = 10_000;

@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { useCofferConfig } from "./provider";
-import type { CofferConfig } from "./provider";
-import { fetchParticipantRewards } from "./request";
-import { TokenKeeper } from "./tokens";
-import type { ClaimedReward, GetToken } from "./types";
+import { useCofferConfig } from "./provider.js";
+import type { CofferConfig } from "./provider.js";
+import { fetchParticipantRewards } from "./request.js";
+import { TokenKeeper } from "./tokens.js";
+import type { ClaimedReward, GetToken } from "./types.js";
 
 /** The window event that makes every mounted hook re-fetch (the seed's client event). */
 export const REWARD_CLAIMED_EVENT = "reward:claimed";
