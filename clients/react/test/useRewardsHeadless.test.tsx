@@ -234,12 +234,16 @@ describe("useRewardsHeadless", () => {
   });
 
   it("explains itself when used with neither options nor a provider", () => {
-    // React reports the render error on console.error as well; the throw is what is tested
+    // React and jsdom also report the render error (console, window "error"); the throw is
+    // what is tested, so keep their copies out of the output
     const quiet = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const swallow = (event: ErrorEvent) => event.preventDefault();
+    window.addEventListener("error", swallow);
     expect(() => renderHook(() => useRewardsHeadless())).toThrow(/CofferProvider/);
     expect(() =>
       renderHook(() => useRewardsHeadless({ participantId: "user_42" })),
     ).toThrow(/all of participantId, getToken and baseUrl/);
+    window.removeEventListener("error", swallow);
     quiet.mockRestore();
   });
 });
