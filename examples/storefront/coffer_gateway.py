@@ -46,6 +46,9 @@ class CofferGateway:
             timeout=timeout_s,
         )
 
+    def close(self) -> None:
+        self.http.close()
+
     def catalog(self, participant_id: str) -> list[dict[str, Any]]:
         """Active rewards, each with `eligibility` for this participant (CONTRACT §4)."""
         query = {"participant_id": participant_id, "limit": 100}

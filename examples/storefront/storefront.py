@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(settings)
     gateway = CofferGateway(settings["COFFER_URL"], settings["COFFER_SERVER_KEY"])
+    app.extensions["coffer_gateway"] = gateway  # whoever ends the app closes its connections
     public_url = settings["COFFER_PUBLIC_URL"] or settings["COFFER_URL"]
 
     def customer() -> str:

@@ -90,9 +90,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             stack.start_worker(concurrency=1)
             tenant = make_tenant(db)
             admin = Api(stack.base_url, tenant.key("live", "admin"))
-            yield Scene(
-                stack, admin, Api(stack.base_url, tenant.key("live", "server")), seed(admin)
-            )
+            server = Api(stack.base_url, tenant.key("live", "server"))
+            with admin.session, server.session:  # closed after the module's last test
+                yield Scene(stack, admin, server, seed(admin))
         finally:
             stack.stop()
             db.dispose()
@@ -121,7 +121,9 @@ def serve(app: Flask, port: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=10)
+        app.extensions["coffer_gateway"].close()
 
 
 def storefront_app(scene: Scene) -> Flask:
