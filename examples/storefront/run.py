@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ def coffer_env(data: Path, storefront_origin: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
     env["COFFER_DATABASE_URL"] = f"sqlite:///{data / 'coffer.db'}"
     env["COFFER_CORS_ORIGINS"] = storefront_origin  # the page reads rewards with a token
+    env["COFFER_LOG_LEVEL"] = "WARNING"  # keep the terminal for the storefront's own lines
     return env
 
 
@@ -67,6 +69,8 @@ def main() -> None:
     coffer_url = f"http://127.0.0.1:{args.coffer_port}"
     serve = [str(COFFER), "serve", "--port", str(args.coffer_port)]
     coffer = subprocess.Popen(serve, env=env, cwd=data)
+    # `kill` as well as Ctrl-C runs the `finally` below, so Coffer never outlives this script
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_until_up(coffer_url, coffer)
         sys.path.insert(0, str(HERE))
