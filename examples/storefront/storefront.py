@@ -41,6 +41,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         raise SystemExit("storefront: COFFER_SERVER_KEY is not set (a server key of your tenant)")
     app = Flask(__name__, static_folder=None)
     app.config.update(settings)
+    # The session cookie names the customer: not readable by scripts, not sent cross-site.
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     gateway = CofferGateway(settings["COFFER_URL"], settings["COFFER_SERVER_KEY"])
     app.extensions["coffer_gateway"] = gateway  # whoever ends the app closes its connections
     public_url = settings["COFFER_PUBLIC_URL"] or settings["COFFER_URL"]

@@ -53,22 +53,27 @@ export function App() {
             ` · You spent ${last.points_deducted} points, new balance: ${last.new_balance}`}
         </p>
       )}
-      <section aria-label="Free gifts">
-        <h2>Free gifts</h2>
-        <div className="grid">
-          {free.map((r) => (
-            <RewardCard key={r.id} reward={r} balance={catalog.balance} onRedeemed={onRedeemed} />
-          ))}
-        </div>
-      </section>
-      <section aria-label="Redeem with points">
-        <h2>Redeem with points</h2>
-        <div className="grid">
-          {paid.map((r) => (
-            <RewardCard key={r.id} reward={r} balance={catalog.balance} onRedeemed={onRedeemed} />
-          ))}
-        </div>
-      </section>
+      {(
+        [
+          ["Free gifts", free],
+          ["Redeem with points", paid],
+        ] as const
+      ).map(([title, rewards]) => (
+        <section key={title} aria-label={title}>
+          <h2>{title}</h2>
+          <div className="grid">
+            {rewards.map((r) => (
+              <RewardCard
+                key={r.id}
+                reward={r}
+                balance={catalog.balance}
+                onRedeemed={onRedeemed}
+                onRefused={loadCatalog}
+              />
+            ))}
+          </div>
+        </section>
+      ))}
       <section aria-label="Your rewards" className="mine">
         <CofferProvider
           baseUrl={session.coffer_url}

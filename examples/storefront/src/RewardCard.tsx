@@ -21,6 +21,8 @@ interface Props {
   reward: CatalogEntry;
   balance: number;
   onRedeemed: (result: Extract<Redeemed, { ok: true }>) => void;
+  /** Coffer refused: the catalog's stock and eligibility are stale, reload them. */
+  onRefused: () => void;
 }
 
 /**
@@ -28,7 +30,7 @@ interface Props {
  * pitfall): a free gift says "Claim"; a paid one says "Redeem for N points"
  * and asks for confirmation before any points move.
  */
-export function RewardCard({ reward, balance, onRedeemed }: Props) {
+export function RewardCard({ reward, balance, onRedeemed, onRefused }: Props) {
   const [step, setStep] = useState<Step>({ kind: "idle" });
   const paid = reward.points_cost !== null;
   const { eligible, reason } = reward.eligibility;
@@ -51,6 +53,7 @@ export function RewardCard({ reward, balance, onRedeemed }: Props) {
       onRedeemed(result);
     } else {
       setStep({ kind: "refused", message: result.message });
+      onRefused();
     }
   }
   // A new order id per deliberate redemption; a retry reuses it (seed Pattern 1).
