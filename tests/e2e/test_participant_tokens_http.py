@@ -28,7 +28,6 @@ def test_tokens_work_across_workers_from_the_shop_origin_until_the_key_is_revoke
     tenant = make_tenant(db)
     server = {"Authorization": f"Bearer {tenant.key('live', 'server')}"}
     people = [f"shopper/{n}" for n in range(16)]
-    http = requests.Session()
 
     def issue(participant: str) -> str:
         url = f"{stack.base_url}{GAMIFY}/participants/{quote(participant, safe='')}/tokens"
@@ -53,7 +52,7 @@ def test_tokens_work_across_workers_from_the_shop_origin_until_the_key_is_revoke
     assert {r.headers["Access-Control-Allow-Origin"] for r in answers} == {SHOP}
     assert read(people[0], tokens[people[1]]).status_code == 403  # someone else's token
 
-    preflight = http.options(
+    preflight = requests.options(
         f"{stack.base_url}{GAMIFY}/participants/{quote(people[0], safe='')}/rewards",
         headers={
             "Origin": SHOP,
