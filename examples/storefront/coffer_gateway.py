@@ -1,20 +1,26 @@
-"""The storefront's one door to Coffer: every call that needs the server key.
+"""The storefront's one door to Coffer: every call that needs the server key, through
+coffer-client (clients/python).
 
 The server key lives here and nowhere else; the browser only ever sees
 participant tokens (CONTRACT §10). Claims follow the seed's Pattern 1: the
 Idempotency-Key is tied to the order, so a checkout retry collapses to the
-original claim and a new order gets a new code.
+original claim and a new order gets a new code. coffer-client retries network
+errors and 5xx under that same key and follows a 202 to the outcome.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
-from urllib.parse import quote
 
-import httpx
+from coffer_client import (
+    ClaimRejected,
+    ClaimSucceeded,
+    ClaimView,
+    Coffer,
+    IdempotencyKeyReused,
+    RewardNotFound,
+)
 
-API = "/api/v1/gamify"
 # Coffer's stable problem codes (CONTRACT §3) -> what the shop tells the customer.
 REFUSALS = {
     "insufficient_points": "Not enough points",
@@ -37,84 +43,38 @@ class Refused(Exception):
 
 
 class CofferGateway:
-    """Server-key calls to one Coffer, with retries where a retry is safe."""
+    """Server-key calls to one Coffer."""
 
-    def __init__(self, base_url: str, server_key: str, *, timeout_s: float = 10) -> None:
-        self.http = httpx.Client(
-            base_url=base_url.rstrip("/") + API,
-            headers={"Authorization": f"Bearer {server_key}"},
-            timeout=timeout_s,
-        )
+    def __init__(self, base_url: str, server_key: str) -> None:
+        self.coffer = Coffer(base_url, server_key)
 
     def close(self) -> None:
-        self.http.close()
+        self.coffer.close()
 
     def catalog(self, participant_id: str) -> list[dict[str, Any]]:
         """Active rewards, each with `eligibility` for this participant (CONTRACT §4)."""
-        query = {"participant_id": participant_id, "limit": 100}
-        response = self.http.get("/rewards", params=query)
-        response.raise_for_status()
-        return response.json()["rewards"]
+        entries = self.coffer.iter_rewards(participant_id=participant_id)
+        return [entry.model_dump(mode="json") for entry in entries]
 
     def balance(self, participant_id: str) -> int:
-        response = self.http.get(f"/participants/{_segment(participant_id)}/points")
-        response.raise_for_status()
-        return response.json()["balance"]
+        return self.coffer.points(participant_id).balance
 
-    def issue_token(self, participant_id: str, ttl_seconds: int) -> dict[str, str]:
+    def issue_token(self, participant_id: str, ttl_seconds: int) -> dict[str, Any]:
         """A participant token the browser may use to read this participant's rewards."""
-        response = self.http.post(
-            f"/participants/{_segment(participant_id)}/tokens", json={"ttl_seconds": ttl_seconds}
-        )
-        response.raise_for_status()
-        return response.json()
+        token = self.coffer.create_participant_token(participant_id, ttl_seconds=ttl_seconds)
+        return token.model_dump(mode="json")
 
-    def redeem(self, participant_id: str, reward_id: str, order_id: str) -> dict[str, Any]:
-        """Claim `reward_id` for the order (seed Pattern 1). Returns the claim response;
-        raises Refused for a business refusal. Network errors and 5xx are retried with
-        the same key, so the retry can only ever replay the first claim."""
-        key = f"order-{order_id}-reward-{reward_id}"
-        body = {"participant_id": participant_id, "points_deduction": True}
-        for attempt in range(3):
-            try:
-                response = self.http.post(
-                    f"/rewards/{reward_id}/claim", json=body, headers={"Idempotency-Key": key}
-                )
-            except httpx.TransportError:
-                if attempt == 2:
-                    raise
-            else:
-                if response.status_code < 500 or attempt == 2:
-                    break
-            time.sleep(0.2 * 2**attempt)
-        if response.status_code == 202:
-            return self._settled(response.headers["Location"])
-        if response.is_success:
-            return response.json()
-        return _refusal(response.json(), response)
-
-    def _settled(self, location: str) -> dict[str, Any]:
-        """Follow a 202 to the claim's outcome (it is decided within seconds)."""
-        path = location.split(API, 1)[-1]
-        for _ in range(60):
-            claim = self.http.get(path).raise_for_status().json()
-            if claim["status"] == "succeeded":
-                return claim
-            if claim["status"] == "failed":
-                return _refusal(claim["error"], None)
-            time.sleep(0.5)
-        raise TimeoutError(f"claim at {location} still pending after 30 s")
-
-
-def _refusal(problem: dict[str, Any], response: httpx.Response | None) -> Any:
-    code = problem.get("code", "")
-    if code in REFUSALS:
-        raise Refused(code, REFUSALS[code])
-    if response is not None:
-        response.raise_for_status()
-    raise RuntimeError(f"unexpected claim error: {code}")
-
-
-def _segment(participant_id: str) -> str:
-    """The id as one path segment, percent-encoded as CONTRACT §5 expects."""
-    return quote(participant_id, safe="")
+    def redeem(
+        self, participant_id: str, reward_id: str, order_id: str
+    ) -> ClaimSucceeded | ClaimView:
+        """Claim `reward_id` for the order (seed Pattern 1); raises Refused for a business
+        refusal. A repeat of the same order replays the first claim."""
+        try:
+            return self.coffer.claim(
+                reward_id,
+                participant_id,
+                points_deduction=True,
+                idempotency_key=f"order-{order_id}-reward-{reward_id}",
+            )
+        except (ClaimRejected, RewardNotFound, IdempotencyKeyReused) as refused:
+            raise Refused(refused.code, REFUSALS.get(refused.code, "Not available")) from refused

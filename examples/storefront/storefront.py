@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from coffer_client import CofferError
 from coffer_gateway import CofferGateway, Refused
 from flask import Flask, abort, jsonify, redirect, request, send_from_directory, session
 
@@ -87,15 +88,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             return jsonify(ok=False, reason=refused.code, message=refused.message), 409
         return jsonify(
             ok=True,
-            claim_id=claim["claim_id"],
-            reward_name=claim["reward_name"],
-            code=claim["code_value"],
-            points_deducted=claim["points_deducted"],
-            new_balance=claim["new_balance"],
+            claim_id=claim.claim_id,
+            reward_name=claim.reward_name,
+            code=claim.code_value,
+            points_deducted=claim.points_deducted,
+            new_balance=claim.new_balance,
         )
 
-    @app.errorhandler(httpx.HTTPError)
-    def coffer_unavailable(error: httpx.HTTPError) -> Any:
+    @app.errorhandler(CofferError)
+    @app.errorhandler(httpx.TransportError)
+    def coffer_unavailable(error: Exception) -> Any:
         # Coffer down or refusing the server key: the page says so, the log has the cause.
         app.logger.warning("Coffer call failed: %r", error)
         return jsonify(ok=False, reason="unavailable", message="Rewards are unavailable"), 502
