@@ -23,11 +23,12 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from werkzeug.serving import make_server
 
 from core.db import Database
 from core.migrate import upgrade
+from tests.support.browser import launch, shoot
 from tests.support.client import Api
 from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import Stack, free_port
@@ -37,8 +38,6 @@ STOREFRONT = Path(__file__).resolve().parents[2] / "examples" / "storefront"
 sys.path.insert(0, str(STOREFRONT))
 from storefront import create_app  # noqa: E402 - the example is a folder, not a package
 
-CHROMIUM = os.environ.get("COFFER_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TOKEN_TTL_S = 60  # the shortest ttl Coffer issues (CONTRACT §10)
 SHOP_PORT = free_port()
 SHOP = f"http://127.0.0.1:{SHOP_PORT}"
@@ -155,12 +154,7 @@ def foreign_shop(scene: Scene) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
+    yield from launch()
 
 
 def new_context(browser: Browser) -> BrowserContext:
@@ -178,13 +172,6 @@ def visit(browser: Browser, scene: Scene, shop: str, participant: str) -> tuple[
     page.goto(f"{shop}/?as={participant}")
     expect(page.get_by_role("heading", name="Coffer Demo Store")).to_be_visible()
     return page, traffic
-
-
-def shoot(page: Page, name: str) -> None:
-    """docs/screenshots/<name>.png when COFFER_SCREENSHOTS=1 (the README's pictures)."""
-    if os.environ.get("COFFER_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def held(scene: Scene, participant: str) -> dict[str, Any]:
