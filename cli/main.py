@@ -248,6 +248,7 @@ def demo(as_json: bool, base_url: str) -> None:
         f"-H 'Idempotency-Key: order-1001' "
         f"""-d '{{"participant_id": "{DEMO_PARTICIPANT}", "points_deduction": true}}'"""
     )
+    click.echo(f"\nOr open the dashboard at {base_url}/admin and sign in with the live admin key.")
 
 
 register_campaigns(main, _prepare_database, Failure)

@@ -177,3 +177,14 @@ def wait_for_catalog(api: Api) -> dict[str, object]:
             pass
         time.sleep(0.25)
     raise AssertionError("coffer serve did not answer")
+
+
+def test_coffer_demo_prints_the_keys_a_first_claim_and_the_dashboard(tmp_path: Path) -> None:
+    demo = coffer("demo", env=clean_env(), cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    out = demo.stdout
+    admin_key = next(line.split()[-1] for line in out.splitlines() if "live admin key" in line)
+    server_key = next(line.split()[-1] for line in out.splitlines() if "live server key" in line)
+    assert admin_key.startswith("ck_live_") and server_key.startswith("ck_live_")
+    assert f"Authorization: Bearer {server_key}" in out and "Idempotency-Key: order-1001" in out
+    assert "http://127.0.0.1:8000/admin" in out
