@@ -57,8 +57,9 @@ class RewardsQuery(Query):
     reward_type: RewardType | None = Field(default=None, description="Only this type.")
     status: ListingStatus = Field(
         default="active",
-        description="Admin keys only (any other value than `active` is 403 for other keys): "
-        "list rewards of this status, or `all`. Default `active`, the contract's listing.",
+        description="Admin keys only. Rewards of this status, or `all` (docs/api-extensions.md); "
+        "any value but `active` is 403 forbidden for other keys. Default `active`, the "
+        "contract's listing.",
     )
     limit: CatalogLimit = Field(default=50, description="Entries on this page.")
     cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
