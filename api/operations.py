@@ -256,7 +256,9 @@ OPERATIONS: dict[str, Operation] = {
         description="Active, started, unexpired rewards in creation order, `limit` at a time; "
         "`total` counts all matching rewards, `next_cursor` reads the next page. With "
         "`participant_id`, each entry carries that participant's `eligibility`: what a claim "
-        "with `points_deduction: true` would meet right now.",
+        "with `points_deduction: true` would meet right now. Extension (admin keys only): "
+        "`status` lists scheduled, expired or inactive rewards instead, or `all` of them; "
+        "any `status` but `active` with another key is 403 forbidden.",
     ),
     "rewards.create_reward": Operation(
         "createReward", "Create a reward", "§4", "Catalog", "admin",
@@ -278,7 +280,15 @@ OPERATIONS: dict[str, Operation] = {
         "deactivateReward", "Deactivate a reward", "§4", "Catalog", "admin",
         {204: Reply("Deactivated; existing claims stay readable.")},
         errors=("reward_not_found",),
-        description="No new claims of it; `GET /rewards/{reward_id}` shows it `inactive`.",
+        description="No new claims of it; `GET /rewards/{reward_id}` shows it `inactive`. "
+        "`POST /rewards/{reward_id}/activate` undoes it.",
+    ),
+    "rewards.activate_reward": Operation(
+        "activateReward", "Reactivate a reward", "§4", "Catalog", "admin",
+        {200: ENTRY}, errors=("reward_not_found",),
+        description="Extension (docs/api-extensions.md): undoes a deactivation, so claims are "
+        "judged by `starts_at` and `expires_at` again (`status` then reads active, scheduled "
+        "or expired). A reward that is not deactivated is left as it is; no body.",
     ),
     "rewards.upload_codes": Operation(
         "uploadCodes", "Upload codes", "§4", "Inventory", "admin",
@@ -368,7 +378,9 @@ OPERATIONS: dict[str, Operation] = {
         "getParticipantRewards", "List a participant's claimed rewards", "§6", "Participants",
         "participant", {200: Reply("The participant's claims.", ParticipantRewards)},
         description="Every claim the participant holds, newest first (the newest 1,000; "
-        "`total_claimed` counts all); none for an unknown participant.",
+        "`total_claimed` counts all); none for an unknown participant. Extension "
+        "(docs/api-extensions.md): for an admin key each record also carries `status` and "
+        "`fulfillment_status`, so a dashboard needs no `GET /claims/{claim_id}` per claim.",
     ),
     "participants.issue_token": Operation(
         "issueParticipantToken", "Issue a participant token", "§10", "Participants", "server",
@@ -446,7 +458,10 @@ OPERATIONS: dict[str, Operation] = {
         {200: Reply("A page of facts.", EventPage)},
         description="The facts of the key's tenant and mode, oldest first, as their webhooks "
         "carry them; a fact's `id` is the `webhook-id` of its deliveries. `after` takes a "
-        "`next_cursor` or any event id of this tenant and mode (anything else is 400).",
+        "`next_cursor` or any event id of this tenant and mode (anything else is 400). "
+        "Extension (docs/api-extensions.md): `order=desc` lists newest first and its "
+        "`next_cursor` goes in `before` (facts older than it); `after` and `before` bound "
+        "either order.",
     ),
     "ops.healthz": Operation(
         "healthz", "Process is up", "§9", "Operations", "public",

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from core import fulfillment, stock_alerts
 from core.clock import utcnow
-from core.errors import RewardNotFound, ValidationFailed
+from core.errors import Forbidden, RewardNotFound, ValidationFailed
 from core.ids import new_id
 from core.inputs import RewardDefinition, RewardPatch
-from core.lifecycle import is_active, status_of
+from core.lifecycle import has_status, status_of
 from core.models import Inventory, Reward
 from core.schemas import RewardEntry, RewardPage
 from core.schemas.catalog import CodeGenerationShape, MultiplierShape
+from core.schemas.queries import ListingStatus
 from core.tenants import Principal
 
 _CURSOR_ID = re.compile(r"^rwd_[0-9a-z]{1,36}$")
@@ -132,6 +133,20 @@ def deactivate_reward(session: Session, *, principal: Principal, reward_id: str)
         reward.deactivated_at = reward.updated_at = utcnow()
 
 
+def activate_reward(session: Session, *, principal: Principal, reward_id: str) -> RewardEntry:
+    """Undo a deactivation (POST /rewards/{id}/activate, docs/api-extensions.md): claims are
+    judged by starts_at and expires_at again, so the entry's `status` may then read
+    scheduled or expired rather than active. Activating a reward that is not deactivated
+    changes nothing. Raises RewardNotFound."""
+    reward, inventory = load(session, principal=principal, reward_id=reward_id)
+    now = utcnow()
+    if reward.deactivated_at is not None:
+        reward.deactivated_at = None
+        reward.updated_at = now
+        session.flush()
+    return entry(reward, inventory, now, admin=principal.is_admin)
+
+
 def get_reward(session: Session, *, principal: Principal, reward_id: str) -> RewardEntry:
     """One catalog entry, whatever its status."""
     reward, inventory = load(session, principal=principal, reward_id=reward_id)
@@ -145,14 +160,21 @@ def list_rewards(
     reward_type: str | None,
     limit: int,
     cursor: str | None,
+    status: ListingStatus = "active",
 ) -> RewardPage:
-    """Active, started, unexpired rewards in creation order, `limit` at a time."""
+    """Rewards of one lifecycle `status` (CONTRACT §4: active, started, unexpired ones by
+    default; `all` for every status) in creation order, `limit` at a time.
+
+    Any `status` but `active` is an admin extension (docs/api-extensions.md): other keys
+    get Forbidden (403), since the scheduled, expired and deactivated part of a catalog is
+    not theirs to read in bulk. A bad `cursor` raises ValidationFailed (400).
+    """
+    if status != "active" and not principal.is_admin:
+        raise Forbidden("Listing rewards by status needs an admin key; other keys list active ones")
     now = utcnow()
-    conditions = [
-        Reward.tenant_id == principal.tenant_id,
-        Reward.mode == principal.mode,
-        is_active(now),
-    ]
+    conditions = [Reward.tenant_id == principal.tenant_id, Reward.mode == principal.mode]
+    if status != "all":
+        conditions.append(has_status(status, now))
     if reward_type is not None:
         conditions.append(Reward.type == reward_type)
     total = session.scalar(select(func.count()).select_from(Reward).where(*conditions)) or 0

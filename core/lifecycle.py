@@ -1,8 +1,9 @@
 """The reward lifecycle rule, once: active, scheduled, expired or inactive (CONTRACT §4).
 
 `status_of` decides one reward in Python (the catalog entry's `status`, the
-claim planner's first checks); `is_active` is the same rule as a SQL predicate
-(the catalog listing). A test holds the two to the same answers.
+claim planner's first checks); `is_active` and `has_status` are the same rule as
+SQL predicates (the catalog listing and its admin `status` filter). A test holds
+them to the same answers.
 """
 
 from __future__ import annotations
@@ -46,3 +47,20 @@ def is_active(now: datetime) -> ColumnElement[bool]:
         or_(Reward.starts_at.is_(None), Reward.starts_at <= now),
         or_(Reward.expires_at.is_(None), Reward.expires_at > now),
     )
+
+
+def has_status(status: Status, now: datetime) -> ColumnElement[bool]:
+    """`status_of(reward, now) == status` as a SQL predicate on the rewards table."""
+    live = Reward.deactivated_at.is_(None)
+    if status == "inactive":
+        return Reward.deactivated_at.is_not(None)
+    if status == "expired":
+        return and_(live, Reward.expires_at.is_not(None), Reward.expires_at <= now)
+    if status == "scheduled":
+        return and_(
+            live,
+            or_(Reward.expires_at.is_(None), Reward.expires_at > now),
+            Reward.starts_at.is_not(None),
+            Reward.starts_at > now,
+        )
+    return is_active(now)

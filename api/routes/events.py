@@ -1,4 +1,5 @@
-"""GET /events (admin): the facts, oldest first, as their webhooks carry them."""
+"""GET /events (admin): the facts, oldest first (or newest first with `order=desc`), as
+their webhooks carry them."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def events() -> Response:
             principal=principal(),
             type_=query.type,
             after=query.after,
+            before=query.before,
+            order=query.order,
             limit=query.limit,
         )
     return json_response(page)

@@ -36,6 +36,7 @@ def list_rewards() -> Response:
             reward_type=query.reward_type,
             limit=query.limit,
             cursor=query.cursor,
+            status=query.status,
         )
         if query.participant_id is not None:
             page = page.with_eligibility(
@@ -82,6 +83,15 @@ def deactivate_reward(reward_id: str) -> tuple[str, int]:
     with _db() as session:
         catalog.deactivate_reward(session, principal=principal(), reward_id=reward_id)
     return "", 204
+
+
+@bp.post("/rewards/<reward_id>/activate")
+@admin_only
+def activate_reward(reward_id: str) -> Response:
+    """Undo a deactivation (an extension, docs/api-extensions.md): 200 ENTRY."""
+    with _db() as session:
+        entry = catalog.activate_reward(session, principal=principal(), reward_id=reward_id)
+    return json_response(entry)
 
 
 @bp.post("/rewards/<reward_id>/codes")

@@ -39,7 +39,10 @@ def participant_rewards(
     session: Session, *, principal: Principal, external_id: str, include_reversed: bool = False
 ) -> dict[str, Any]:
     """Claims the participant holds, newest first, at most MAX_RECORDS; `total_claimed` counts
-    them all. Reversed claims only with `include_reversed` (then each record has `status`)."""
+    them all. Reversed claims only with `include_reversed` (then each record has `status`).
+    An admin principal's records also carry `status` and `fulfillment_status` (an
+    extension, docs/api-extensions.md); server keys and participant tokens get CONTRACT §6's
+    RECORD."""
     participant_pk = session.scalar(
         select(Participant.id).where(
             Participant.tenant_id == principal.tenant_id,
@@ -57,6 +60,8 @@ def participant_rewards(
         claims = list(session.scalars(query))
     return {
         "participant_id": external_id,
-        "rewards": [claim_record(c, with_status=include_reversed) for c in claims],
+        "rewards": [
+            claim_record(c, with_status=include_reversed, admin=principal.is_admin) for c in claims
+        ],
         "total_claimed": total,
     }

@@ -67,8 +67,9 @@ def claim_view(claim: Claim, reversal: ClaimReversal | None = None) -> dict[str,
     return body
 
 
-def claim_record(claim: Claim, *, with_status: bool = False) -> dict[str, Any]:
-    """One RECORD of GET /participants/{pid}/rewards."""
+def claim_record(claim: Claim, *, with_status: bool = False, admin: bool = False) -> dict[str, Any]:
+    """One RECORD of GET /participants/{pid}/rewards; `admin` adds `status` and
+    `fulfillment_status` (an extension for admin keys, docs/api-extensions.md)."""
     record = {
         "claim_id": claim.claim_id,
         "reward_id": claim.reward_id,
@@ -78,8 +79,10 @@ def claim_record(claim: Claim, *, with_status: bool = False) -> dict[str, Any]:
         "claimed_at": to_wire(claim.claimed_at),
         "expires_at": to_wire(claim.expires_at),
     }
-    if with_status:
+    if with_status or admin:
         record["status"] = claim.status
+    if admin:
+        record["fulfillment_status"] = claim.fulfillment_status or "not_required"
     return record
 
 

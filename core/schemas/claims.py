@@ -6,7 +6,7 @@ for byte, so the member order here is the order on the wire and must not change.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
@@ -68,7 +68,7 @@ class ClaimView(Wire):
     expires_at: ExpiresAt
     points_deducted: Count = Field(description="Points the claim deducted.")
     new_balance: Count = Field(description="The participant's balance right after the claim.")
-    fulfillment_status: Literal["not_required", "pending", "fulfilled", "failed"] = Field(
+    fulfillment_status: FulfillmentStatus = Field(
         description="`not_required` unless the reward has a fulfillment endpoint (CONTRACT §7)."
     )
     reversal: Annotated[
@@ -102,8 +102,29 @@ class ClaimStatus(RootModel[ClaimView | ClaimPending | ClaimFailed]):
     root: ClaimView | ClaimPending | ClaimFailed = Field(discriminator="status")
 
 
+FulfillmentStatus = Literal["not_required", "pending", "fulfilled", "failed"]
+
+
+def _absent_unless_set(description: str) -> Any:
+    """A member written only when it has a value: absent, never null, on the wire."""
+    return Field(
+        description=description,
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_no_default,
+    )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ClaimRecord(Wire):
-    """One claim a participant holds."""
+    """One claim a participant holds.
+
+    `status` and `fulfillment_status` are absent from the contract's RECORD, except
+    `status` with `?include=reversed`; admin keys get both on every record (an extension,
+    docs/api-extensions.md), the way catalog entries carry admin-only members.
+    """
 
     claim_id: ClaimId
     reward_id: RewardId
@@ -114,10 +135,13 @@ class ClaimRecord(Wire):
     expires_at: ExpiresAt
     status: Annotated[
         Literal["succeeded", "reversed"] | SkipJsonSchema[None],
-        Field(
-            description="Present with `?include=reversed` only.",
-            exclude_if=lambda value: value is None,  # absent, never null, on the wire
-            json_schema_extra=lambda schema: schema.pop("default", None),
+        _absent_unless_set("Present with `?include=reversed`, and always for admin keys."),
+    ] = None
+    fulfillment_status: Annotated[
+        FulfillmentStatus | SkipJsonSchema[None],
+        _absent_unless_set(
+            "Admin keys only. The claim's fulfillment_status, as GET /claims/{claim_id} "
+            "shows it (CONTRACT §7)."
         ),
     ] = None
 

@@ -46,10 +46,21 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The catalog listing's lifecycle filter (an admin extension, docs/api-extensions.md).
+ListingStatus = Literal["active", "scheduled", "expired", "inactive", "all"]
+EventOrder = Literal["asc", "desc"]
+
+
 class RewardsQuery(Query):
     """GET /rewards."""
 
     reward_type: RewardType | None = Field(default=None, description="Only this type.")
+    status: ListingStatus = Field(
+        default="active",
+        description="Admin keys only. Rewards of this status, or `all` (docs/api-extensions.md); "
+        "any value but `active` is 403 forbidden for other keys. Default `active`, the "
+        "contract's listing.",
+    )
     limit: CatalogLimit = Field(default=50, description="Entries on this page.")
     cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
     participant_id: ParticipantId | None = Field(
@@ -121,7 +132,17 @@ class EventsQuery(Query):
     type: FactType | None = Field(default=None, description="Only facts of this type.")
     after: str | None = Field(
         default=None,
-        description="The next_cursor of the previous page, or any event id (`evt_...`): "
-        "facts after it.",
+        description="The next_cursor of the previous page (with order `asc`), or any event "
+        "id (`evt_...`): facts after it.",
+    )
+    before: str | None = Field(
+        default=None,
+        description="The next_cursor of the previous page (with order `desc`), or any event "
+        "id (`evt_...`): facts before it.",
+    )
+    order: EventOrder = Field(
+        default="asc",
+        description="`asc`: oldest first (the default, CONTRACT §7); `desc`: newest first, "
+        "`next_cursor` then pages backwards through `before`.",
     )
     limit: EventLimit = Field(default=100, description="Facts on this page.")

@@ -90,9 +90,10 @@ class EventView(Wire):
 
 
 class EventPage(Wire):
-    """Facts, oldest first, `limit` at a time."""
+    """Facts, oldest first (newest first with `order=desc`), `limit` at a time."""
 
     events: list[EventView]
     next_cursor: str | None = Field(
-        description="Pass as `after` for the next page; null once the page reaches the newest fact."
+        description="Pass as `after` for the next page (as `before` with `order=desc`); null "
+        "once the page reaches the newest fact (the oldest with `order=desc`)."
     )

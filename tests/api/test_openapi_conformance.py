@@ -235,6 +235,7 @@ class World:
                 "method": "DELETE",
                 "path": f"{API}/rewards/{create_reward(conf, self, name='Doomed')['id']}",
             },
+            "activateReward": {"method": "POST", "path": f"{API}/rewards/{rid}/activate"},
             "uploadCodes": {
                 "method": "POST",
                 "path": f"{API}/rewards/{rid}/codes",
@@ -872,6 +873,7 @@ def test_requests_refused_before_acceptance_conform(
         (404, "reward_not_found", req("GET", f"/rewards/{unknown}")),
         (404, "reward_not_found", req("PATCH", f"/rewards/{unknown}", json_body={"name": "x"})),
         (404, "reward_not_found", req("DELETE", f"/rewards/{unknown}")),
+        (404, "reward_not_found", req("POST", f"/rewards/{unknown}/activate")),
         (404, "reward_not_found", req("POST", f"/rewards/{unknown}/codes",
                                       json_body={"codes": ["A"]})),
         (400, "validation_error", req("POST", f"/rewards/{rid}/codes", data="A,B\n",

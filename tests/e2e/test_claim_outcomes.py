@@ -168,17 +168,22 @@ def test_respond_async_answers_202_with_a_location_that_resolves(api: Api, prefe
     )
 
 
-def test_participant_rewards_list_newest_first_with_the_seed_record_shape(api: Api) -> None:
+def test_participant_rewards_list_newest_first_with_the_seed_record_shape(
+    api: Api, server_api: Api
+) -> None:
     first, second = api.create_reward(name="First"), api.create_reward(name="Second")
     api.upload(first["id"], ["F-1"])
     api.upload(second["id"], ["S-1"])
     api.claim(first["id"], "collector")
     api.claim(second["id"], "collector")
-    listing = api.get("/participants/collector/rewards").json()
+    listing = server_api.get("/participants/collector/rewards").json()  # a storefront's key
     assert listing["total_claimed"] == 2
     assert [r["reward_name"] for r in listing["rewards"]] == ["Second", "First"]
     record_keys = {"claim_id", "reward_id", "reward_name", "reward_type", "code_value"}
     assert set(listing["rewards"][0]) == record_keys | {"claimed_at", "expires_at"}
+    # An admin key's records add status and fulfillment_status (docs/api-extensions.md).
+    admin_record = api.get("/participants/collector/rewards").json()["rewards"][0]
+    assert set(admin_record) == set(listing["rewards"][0]) | {"status", "fulfillment_status"}
 
 
 def test_a_server_key_can_claim_and_read_but_not_administer(server_api: Api, api: Api) -> None:

@@ -196,9 +196,14 @@ function detail(main, id) {
   return () => { stopped = true; clearTimeout(timer); };
 }
 
-/** RFC 4180 quoting; null is an empty cell. */
-function csvCell(value) {
+/**
+ * One CSV cell: RFC 4180 quoting, null as an empty cell, and OWASP's CSV-injection guard: a
+ * value starting with = + - @ tab or carriage return gets a leading apostrophe, so a
+ * spreadsheet shows it as text instead of running it as a formula (docs/dashboard.md).
+ */
+export function csvCell(value) {
   if (value === null || value === undefined) return "";
-  const text = String(value);
+  let text = String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

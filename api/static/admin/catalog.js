@@ -1,15 +1,22 @@
-// Catalog: the active rewards with their stock, a reward's create/edit form (the API's own
-// validation messages shown field by field), deactivation, and code uploads from a file.
+// Catalog: the rewards of one status (active by default; scheduled, expired, inactive or all
+// through the admin `status` filter) with their stock, a reward's create/edit form (the API's
+// own validation messages shown field by field), deactivation and reactivation, and code
+// uploads from a file.
 
 import { api } from "./api.js";
 import { badge, confirmDialog, field, fill, h, notice, num, problemNotice, table, words } from "./ui.js";
 import { uploadCodes } from "./codes.js";
 import { rewardForm, statusBadge, TYPES } from "./reward-form.js";
 
+// The listing's `status` filter (docs/api-extensions.md), in the order people look for them.
+const STATUSES = ["active", "scheduled", "expired", "inactive", "all"];
+
 export function render(main, rewardId) {
   const filter = h("select", { name: "reward_type" },
     h("option", { value: "" }, "All types"),
     TYPES.map((type) => h("option", { value: type }, words(type))));
+  const statusFilter = h("select", { name: "status" },
+    STATUSES.map((value) => h("option", { value }, value === "all" ? "All statuses" : words(value))));
   const list = h("div", { "aria-live": "polite" });
   const panel = h("div", {});
   const status = h("div", {});
@@ -23,31 +30,36 @@ export function render(main, rewardId) {
     status,
     panel,
     h("div", { class: "toolbar" },
+      field("Status", statusFilter),
       field("Type", filter),
       h("form", { class: "inline", onsubmit: find },
         field("Open a reward by id", findInput),
         h("button", { type: "submit" }, "Open"))),
-    list,
-    h("p", { class: "hint" }, "The API lists active rewards only; open a scheduled, expired ",
-      "or deactivated reward by its id."));
+    list);
 
   filter.addEventListener("change", () => load());
+  statusFilter.addEventListener("change", () => load());
 
   async function load(cursor = null, into = null) {
     if (!into) fill(list, h("p", { class: "loading" }, "Loading rewards…"));
     try {
       const page = await api("GET", "/rewards", {
-        query: { reward_type: filter.value, limit: 100, cursor },
+        query: { reward_type: filter.value, status: statusFilter.value, limit: 100, cursor },
       });
       const rows = page.rewards.map(row);
       if (into) {
         into.append(...rows);
       } else {
+        const chosen = statusFilter.value;
+        const adjective = chosen === "all" ? "" : `${chosen} `;
         const empty = filter.value
-          ? `No active ${words(filter.value).toLowerCase()} rewards.`
-          : "No active rewards yet. Create one with “New reward”.";
+          ? `No ${adjective}${words(filter.value).toLowerCase()} rewards.`
+          : chosen === "active" ? "No active rewards yet. Create one with “New reward”."
+            : chosen === "all" ? "No rewards yet. Create one with “New reward”."
+              : `No ${chosen} rewards.`;
         fill(list,
-          h("p", { class: "count" }, `${num(page.total)} active reward${page.total === 1 ? "" : "s"}`),
+          h("p", { class: "count" },
+            `${num(page.total)} ${adjective}reward${page.total === 1 ? "" : "s"}`),
           table("Rewards", ["Name", "Type", "Status", "Points cost", "Available codes", "Actions"],
             rows, empty));
       }
@@ -72,7 +84,8 @@ export function render(main, rewardId) {
       h("td", { class: "actions" },
         h("button", { type: "button", onclick: () => openForm(reward) }, "Edit"),
         h("button", { type: "button", onclick: () => openUpload(reward) }, "Upload codes"),
-        reward.status === "inactive" ? null
+        reward.status === "inactive"
+          ? h("button", { type: "button", onclick: () => reactivate(reward) }, "Reactivate")
           : h("button", { type: "button", class: "danger", onclick: () => deactivate(reward) },
             "Deactivate")));
   }
@@ -109,13 +122,32 @@ export function render(main, rewardId) {
     const yes = await confirmDialog({
       title: `Deactivate “${reward.name}”?`,
       body: h("p", {}, "No new claims of it from now on; existing claims stay readable. ",
-        "The API has no way to reactivate a reward."),
+        "You can reactivate it later from the Inactive rewards."),
       confirm: "Deactivate", danger: true,
     });
     if (!yes) return;
     try {
       await api("DELETE", `/rewards/${reward.id}`);
       fill(status, notice("success", `Deactivated “${reward.name}”.`));
+      load();
+    } catch (error) {
+      fill(status, problemNotice(error));
+    }
+  }
+
+  async function reactivate(reward) {
+    const yes = await confirmDialog({
+      title: `Reactivate “${reward.name}”?`,
+      body: h("p", {}, "Claims of it are accepted again from now on, within its start and ",
+        "expiry dates."),
+      confirm: "Reactivate",
+    });
+    if (!yes) return;
+    try {
+      const entry = await api("POST", `/rewards/${reward.id}/activate`);
+      const now = entry.status === "active" ? "It is active again."
+        : `It is ${entry.status} now: change its dates (Edit) for it to take claims.`;
+      fill(status, notice("success", `Reactivated “${entry.name}”. ${now}`));
       load();
     } catch (error) {
       fill(status, problemNotice(error));

@@ -1,4 +1,5 @@
-// Events: the fact stream (oldest first, as the API pages it) with a type filter.
+// Events: the fact stream, newest first by default (`order=desc`, paging back with `before`)
+// or oldest first, with a type filter.
 
 import { api } from "./api.js";
 import { field, fill, h, num, problemNotice, table, when } from "./ui.js";
@@ -9,23 +10,32 @@ const PAGE = 100;
 export function render(main) {
   const type = h("select", { name: "type" }, h("option", { value: "" }, "All types"),
     EVENT_TYPES.map((t) => h("option", { value: t }, t)));
+  const order = h("select", { name: "order" },
+    h("option", { value: "desc" }, "Newest first"),
+    h("option", { value: "asc" }, "Oldest first"));
   const list = h("div", { "aria-live": "polite" });
   fill(main,
     h("h1", {}, "Events"),
-    h("p", { class: "hint" }, "Every fact Coffer recorded, oldest first: the same events your ",
-      "webhook endpoints receive (an event's id is the deliveries' webhook-id)."),
-    h("div", { class: "toolbar" }, field("Type", type)),
+    h("p", { class: "hint" }, "Every fact Coffer recorded: the same events your webhook ",
+      "endpoints receive (an event's id is the deliveries' webhook-id)."),
+    h("div", { class: "toolbar" }, field("Type", type), field("Order", order)),
     list);
   type.addEventListener("change", () => load());
+  order.addEventListener("change", () => load());
   let shown = 0;
 
-  async function load(after = null) {
-    if (!after) {
+  async function load(cursor = null) {
+    const newestFirst = order.value === "desc";
+    if (!cursor) {
       shown = 0;
       fill(list, h("p", { class: "loading" }, "Loading events…"));
     }
     try {
-      const page = await api("GET", "/events", { query: { type: type.value, after, limit: PAGE } });
+      // Newest first pages backwards: its next_cursor goes in `before` (docs/api-extensions.md).
+      const page = await api("GET", "/events", { query: {
+        type: type.value, order: order.value, limit: PAGE,
+        [newestFirst ? "before" : "after"]: cursor,
+      } });
       shown += page.events.length;
       const rows = page.events.map((e) => h("tr", { "data-event-type": e.type },
         h("td", {}, when(e.created_at)),
@@ -33,8 +43,9 @@ export function render(main) {
         h("td", {}, summary(e.data)),
         h("td", {}, h("code", { class: "id" }, e.id))));
       const more = page.next_cursor ? h("button", { type: "button", class: "more",
-        onclick: (ev) => { ev.target.remove(); load(page.next_cursor); } }, "Load newer events") : null;
-      if (after) {
+        onclick: (ev) => { ev.target.remove(); load(page.next_cursor); } },
+      newestFirst ? "Load older events" : "Load newer events") : null;
+      if (cursor) {
         list.querySelector("tbody")?.append(...rows);
         list.querySelector(".count").textContent = shownText();
         if (more) list.append(more);

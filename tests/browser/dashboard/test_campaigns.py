@@ -82,12 +82,22 @@ def test_a_2000_participant_campaign_from_a_file_completes_and_downloads(
     expect(page.locator(f'tr[data-campaign-id="{campaign_id}"]')).to_contain_text("Completed")
     chromium.shoot(page, "campaigns")
 
-    # Its 1,990 claims are facts: the events page reads them 100 at a time.
+    # Its 1,990 claims are facts: the events page reads them 100 at a time, newest first
+    # (the campaign's completion on top), paging back with `before`.
     page.get_by_role("link", name="Events").click()
     expect(page.locator(".count")).to_have_text("100 events shown")
+    events = page.get_by_role("table", name="Events").locator("tbody tr")
+    expect(events.first).to_have_attribute("data-event-type", "campaign.completed")
+    page.get_by_role("button", name="Load older events").click()
+    expect(page.locator(".count")).to_have_text("200 events shown")
+    expect(events).to_have_count(200)
+    shown = [events.nth(n).locator("code.id").inner_text() for n in (0, 99, 100, 199)]
+    newest = api.get("/events", params={"order": "desc", "limit": 200}).json()["events"]
+    assert shown == [newest[n]["id"] for n in (0, 99, 100, 199)]
+    page.get_by_label("Order").select_option("asc")  # oldest first, as CONTRACT §7 pages
+    expect(events.first).to_have_attribute("data-event-type", "reward.reward_claimed")
     page.get_by_role("button", name="Load newer events").click()
     expect(page.locator(".count")).to_have_text("200 events shown")
-    expect(page.get_by_role("table", name="Events").locator("tbody tr")).to_have_count(200)
     page.get_by_label("Type").select_option("campaign.completed")
     expect(page.get_by_role("table", name="Events").locator("tbody tr")).to_have_count(1)
     expect(page.locator(".count")).to_have_text("1 event shown")
@@ -145,3 +155,54 @@ def test_a_running_campaign_is_cancelled_from_the_page(
     shown = api.get(f"/campaigns/{campaign_id}").json()
     assert (shown["status"], shown["failed"], shown["pending"]) == ("cancelled", 300, 0)
     assert shown["failures_by_code"] == {"campaign_cancelled": 300}
+
+
+def test_results_csv_defuses_formulas_in_participant_ids(
+    signed_in: Page, api: Api, tmp_path: Path
+) -> None:
+    """OWASP CSV injection: a cell starting with = + - @ gets a leading apostrophe, so a
+    spreadsheet shows the id instead of running it; other cells are written as they are."""
+    reward = api.create_reward(name="Formula Gift", code_generation={"prefix": "F-", "length": 6})
+    ids = ['=HYPERLINK("http://x.test","go")', "+1+1", "-2+3", "@SUM(A1)", "plain-1", "a=b"]
+    upload = tmp_path / "ids.txt"
+    upload.write_text("".join(f"{pid}\n" for pid in ids))
+    page = signed_in
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_label("Reward", exact=True).select_option(reward["id"])
+    page.get_by_label("Participants file").set_input_files(upload)
+    page.get_by_role("button", name="Start campaign").click()
+    expect(page.locator('.campaign-status[data-status="completed"]')).to_be_visible(timeout=60_000)
+
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    saved = tmp_path / "results.csv"
+    downloading.value.save_as(saved)
+    text = saved.read_text()
+    with saved.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["participant_id"] for row in rows] == [
+        """'=HYPERLINK("http://x.test","go")""", "'+1+1", "'-2+3", "'@SUM(A1)", "plain-1", "a=b",
+    ]  # fmt: skip
+    assert all(row["status"] == "succeeded" and row["code_value"].startswith("F-") for row in rows)
+    # No line of the file starts a cell with a formula character, quoted or not.
+    for line in text.splitlines()[1:]:
+        first = line.removeprefix('"')
+        assert first[0] not in "=+-@", line
+    # The API keeps the ids exactly; only the spreadsheet file is defused.
+    campaign_id = page.url.rsplit("/", 1)[-1]
+    results = api.get(f"/campaigns/{campaign_id}/results").json()["results"]
+    assert [r["participant_id"] for r in results] == ids
+
+
+def test_the_csv_cell_guard_covers_every_formula_start(signed_in: Page) -> None:
+    """The cell function itself, for the starts a participant id cannot have (tab, CR)."""
+    cells = signed_in.evaluate(
+        """async () => {
+          const { csvCell } = await import("/admin/assets/campaigns.js");
+          return ["=1", "+1", "-1", "@a", "\\t=1", "\\r=1", "a-1", "", null, 'x"y', "=a,b"]
+            .map(csvCell);
+        }"""
+    )
+    assert cells == [
+        "'=1", "'+1", "'-1", "'@a", "'\t=1", "\"'\r=1\"", "a-1", "", "", '"x""y"', "\"'=a,b\"",
+    ]  # fmt: skip

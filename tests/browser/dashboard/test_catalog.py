@@ -122,6 +122,49 @@ def test_edit_then_deactivate_a_reward(signed_in: Page, api: Api) -> None:
     expect(page.locator("form").get_by_text("Inactive")).to_be_visible()
 
 
+def test_the_status_filter_lists_every_reward_and_reactivates_an_inactive_one(
+    signed_in: Page, api: Api
+) -> None:
+    active = api.create_reward(name="On Sale")
+    scheduled = api.create_reward(name="Next Month", starts_at="2099-01-01T00:00:00Z")
+    retired = api.create_reward(name="Retired")
+    assert api.session.delete(api.url(f"/rewards/{retired['id']}"), timeout=30).status_code == 204
+    page = signed_in
+    page.reload()
+    rows = page.get_by_role("table", name="Rewards").locator("tbody tr")
+    expect(rows).to_have_count(1)  # active ones by default, as the contract lists them
+    expect(page.locator(".count")).to_have_text("1 active reward")
+
+    status = page.get_by_label("Status")
+    status.select_option("scheduled")
+    expect(rows).to_have_count(1)
+    expect(page.locator(f'tr[data-reward-id="{scheduled["id"]}"]')).to_contain_text("Scheduled")
+    status.select_option("all")
+    expect(page.locator(".count")).to_have_text("3 rewards")
+    expect(rows).to_have_count(3)
+    status.select_option("expired")
+    expect(page.get_by_text("No expired rewards.")).to_be_visible()
+
+    status.select_option("inactive")
+    row = page.locator(f'tr[data-reward-id="{retired["id"]}"]')
+    expect(row).to_contain_text("Inactive")
+    expect(row.get_by_role("button", name="Deactivate")).to_have_count(0)
+    row.get_by_role("button", name="Reactivate").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Cancel").click()  # changing one's mind changes nothing
+    assert api.get(f"/rewards/{retired['id']}").json()["status"] == "inactive"
+    row.get_by_role("button", name="Reactivate").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reactivate").click()
+    expect(page.get_by_role("status")).to_contain_text("Reactivated “Retired”. It is active again.")
+    expect(row).to_have_count(0)  # no longer inactive
+    expect(page.get_by_text("No inactive rewards.")).to_be_visible()
+    assert api.get(f"/rewards/{retired['id']}").json()["status"] == "active"
+    status.select_option("active")
+    expect(rows).to_have_count(2)
+    expect(page.locator(f'tr[data-reward-id="{active["id"]}"]')).to_be_visible()
+    expect(page.locator(f'tr[data-reward-id="{retired["id"]}"]')).to_be_visible()
+
+
 def test_a_refused_code_is_named_by_its_line_and_nothing_of_its_chunk_is_added(
     signed_in: Page, api: Api, tmp_path: Path
 ) -> None:

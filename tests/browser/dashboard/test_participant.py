@@ -1,5 +1,6 @@
-"""Participant: look one up, credit points, see the claim with its fulfillment status,
-reverse it with a restock after a confirmation, and see balance and stock change."""
+"""Participant: look one up, credit points, see the claims with their fulfillment status
+(read from the claims list, no request per claim), reverse one with a restock after a
+confirmation, and see balance and stock change."""
 
 from __future__ import annotations
 
@@ -30,10 +31,14 @@ def test_credit_points_then_reverse_a_claim_with_restock(signed_in: Page, api: A
     claimed = api.claim(reward["id"], "alice@example.com", points_deduction=True)
     assert claimed.status_code == 201, claimed.text
     claim_id = claimed.json()["claim_id"]
+    reads: list[str] = []
+    page.on("request", lambda request: reads.append(request.url))
     page.reload()
     row = page.locator(f'tr[data-claim-id="{claim_id}"]')
     expect(row).to_contain_text("CINE-1")
     expect(row).to_contain_text("Not required")  # its fulfillment status
+    # From the claims list itself (admin-only members): no GET /claims/{id} per claim.
+    assert [url for url in reads if "/claims/" in url] == []
     expect(page.locator(".balance")).to_have_text("950")
     expect(page.get_by_role("table", name="Points ledger")).to_contain_text("Welcome bonus")
     chromium.shoot(page, "participant")

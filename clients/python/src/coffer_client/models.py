@@ -165,7 +165,9 @@ class ClaimRecord(Model):
     code_value: str
     claimed_at: datetime
     expires_at: datetime | None
-    status: Literal["succeeded", "reversed"] | None = None  # with include_reversed only
+    # With include_reversed, and always for admin keys (docs/api-extensions.md).
+    status: Literal["succeeded", "reversed"] | None = None
+    fulfillment_status: FulfillmentStatus | None = None  # admin keys only
 
 
 class ParticipantRewards(Model):
