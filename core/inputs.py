@@ -39,6 +39,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def whole_number_within(raw: str, low: int, high: int) -> bool:
+    """Whether query text is a plain decimal integer from `low` to `high` (both >= 0).
+
+    Only ASCII digits (str.isdigit() also takes "²", which int() refuses), and no
+    more digits than `high` has: int() of thousands of digits is slow, and past
+    4,300 it raises an error whose text names Python internals.
+    """
+    return (
+        raw.isascii() and raw.isdigit() and len(raw) <= len(str(high)) and low <= int(raw) <= high
+    )
+
+
 def _four_digit_utc_year(value: datetime) -> datetime:
     """In UTC, within the years the wire format (RFC 3339, four-digit years) can show."""
     try:
