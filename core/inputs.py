@@ -67,7 +67,8 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_four_digit_utc_year)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
 # Cc: control characters (C0, DEL and C1 such as U+0085); Cf: formatting characters such
 # as U+202E, which make an id display as another; Cs: lone surrogates, which have no UTF-8.
-_UNADDRESSABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+# Zl, Zp: U+2028 and U+2029 break lines in logs, CSV exports and JavaScript source.
+_UNADDRESSABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 
@@ -83,7 +84,8 @@ def _addressable_participant_id(value: str) -> str:
     for char in value:
         if unicodedata.category(char) in _UNADDRESSABLE_CATEGORIES:
             raise ValueError(
-                f"must not contain control or formatting characters (found U+{ord(char):04X})"
+                "must not contain control, formatting or line-break characters"
+                f" (found U+{ord(char):04X})"
             )
     if any(segment in _DOT_SEGMENTS for segment in value.split("/")):
         raise ValueError("must not contain '.' or '..' path segments (clients remove them)")
