@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,27 +64,29 @@ def _written(pids: list[int]) -> dict[int, int]:
     return found
 
 
+def _get(stack: Stack, key: str) -> int:
+    headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
+    return requests.get(stack.base_url + REWARDS, headers=headers, timeout=10).status_code
+
+
 def _each_new_connection(stack: Stack, key: str, count: int) -> list[int]:
-    """`count` GETs, each on a new connection, so both processes' accept loops take some."""
-    statuses = []
-    for _ in range(count):
-        response = requests.get(
-            stack.base_url + REWARDS,
-            headers={"Authorization": f"Bearer {key}", "Connection": "close"},
-            timeout=10,
-        )
-        statuses.append(response.status_code)
-    return statuses
+    """`count` GETs, one after another, each on a new connection."""
+    return [_get(stack, key) for _ in range(count)]
 
 
-def _served_by_every_process(stack: Stack, key: str, count: int = 60) -> list[int]:
+def _served_by_every_process(stack: Stack, key: str, at_least: int = 16) -> list[int]:
+    """GETs in concurrent bursts of 8 (so a busy process leaves the next to the other) until
+    at least `at_least` were sent and every process has answered some."""
     pids = _workers(stack)
     before = _written(pids)
-    statuses = _each_new_connection(stack, key, count)
-    after = _written(pids)
-    idle = [pid for pid in pids if after[pid] == before[pid]]
-    assert not idle, f"processes {idle} answered none of {count} requests; send more"
-    return statuses
+    statuses: list[int] = []
+    with ThreadPoolExecutor(8) as pool:
+        while len(statuses) < 400:
+            statuses += pool.map(lambda _: _get(stack, key), range(8))
+            after = _written(pids)
+            if len(statuses) >= at_least and all(after[p] > before[p] for p in pids):
+                return statuses
+    raise AssertionError(f"400 requests and a process answered none: {before} {after}")
 
 
 def test_a_revoked_key_is_refused_on_the_next_request_by_every_api_process(
@@ -117,12 +120,12 @@ def test_the_rate_limit_is_one_counter_per_key_across_processes(
     stack, db = limited
     busy, quiet = make_tenant(db), make_tenant(db)
 
-    statuses = _served_by_every_process(stack, busy.key("live", "server"), count=3 * RATE)
+    statuses = _served_by_every_process(stack, busy.key("live", "server"), at_least=3 * RATE)
     others = _each_new_connection(stack, quiet.key("live", "server"), RATE)
     same_tenant = _each_new_connection(stack, busy.key("live", "admin"), RATE)
 
     # Exactly RATE pass: with a counter per process, up to twice as many would.
-    assert statuses.count(200) == RATE and statuses.count(429) == 2 * RATE
+    assert statuses.count(200) == RATE and statuses.count(429) == len(statuses) - RATE
     assert others == [200] * RATE  # another tenant's key is not slowed
     assert same_tenant == [200] * RATE  # nor the same tenant's other key
     limited_response = requests.get(
