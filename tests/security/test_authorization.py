@@ -167,3 +167,51 @@ def test_public_operations_answer_without_a_key(app: Flask, world: World) -> Non
     assert set(statuses) == {
         "GET /healthz", "GET /readyz", "GET /metrics", "GET /docs", "GET /api/v1/openapi.json",
     }  # fmt: skip  # CONTRACT §9: these, and only these, need no key
+
+
+TOKEN_READS = {"getPoints", "getParticipantRewards"}  # CONTRACT §10: a token's only two calls
+
+
+def _token(app: Flask, world: World, participant: str) -> str:
+    response = app.test_client().post(
+        f"{G}/participants/{participant}/tokens",
+        json={"ttl_seconds": 600},
+        headers=world.owner.auth("live", "server"),
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    token = response.get_json()["token"]
+    assert token.startswith("cpt_")
+    return token  # type: ignore[no-any-return]
+
+
+def test_a_participant_token_is_forbidden_on_every_operation_but_its_two_reads(
+    app: Flask, world: World
+) -> None:
+    client = app.test_client()
+    before = world.snapshot(app)
+    bearer = {"Authorization": f"Bearer {_token(app, world, world.ids['participant_id'])}"}
+    keyed = [c for c in calls(client, world.ids) if c.access != "public"]
+
+    answered = {c.operation_id: c.send(client, world.ids, bearer) for c in keyed}
+
+    failures = [
+        f"{op}: {why}"
+        for op, response in answered.items()
+        if op not in TOKEN_READS and (why := _refusal(response, 403, "forbidden"))
+    ]
+    assert not failures, "\n".join(failures)
+    assert {op: answered[op].status_code for op in TOKEN_READS} == dict.fromkeys(TOKEN_READS, 200)
+    assert answered["getPoints"].get_json()["balance"] == before["points"]["balance"]
+    assert len(keyed) >= 28
+    assert world.snapshot(app) == before
+
+
+def test_a_participant_token_reads_only_its_own_participant(app: Flask, world: World) -> None:
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {_token(app, world, 'someone-else')}"}
+    owner = world.ids["participant_id"]
+
+    for read in ("points", "rewards"):
+        response = client.get(f"{G}/participants/{owner}/{read}", headers=bearer)
+        assert _refusal(response, 403, "forbidden") is None, response.get_data()
+        assert not _leaks(response, world)
