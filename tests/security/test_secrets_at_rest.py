@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -145,44 +146,71 @@ def test_with_coffer_secret_key_set_a_database_dump_alone_opens_no_secret(
 PLAIN = {"whe_old_1": ("whsec_" + "A" * 44, None), "whe_old_2": ("whsec_" + "B" * 44, "whsec_C")}
 
 
-def test_migration_0008_seals_existing_secrets_and_its_downgrade_opens_them() -> None:
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_at_0007(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of either engine (SQLite: the embedded default, CONTRACT §1)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'coffer.db'}"
+        return
     with fresh_database("m8") as url:
-        config = alembic_config(url)
-        command.upgrade(config, "0007")
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO tenants (id, name, created_at) VALUES ('ten_m8', 'm8', now())"
-            ))  # fmt: skip
-            for endpoint_id, (secret, previous) in PLAIN.items():
-                connection.execute(
-                    text(
-                        "INSERT INTO webhook_endpoints (endpoint_id, tenant_id, mode, url, "
-                        "event_types, enabled, secret, previous_secret, created_at) VALUES "
-                        "(:e, 'ten_m8', 'live', 'https://93.184.215.14/h', '[\"*\"]', true, "
-                        ":s, :p, now())"
-                    ),
-                    {"e": endpoint_id, "s": secret, "p": previous},
-                )
+        yield url
 
-        command.upgrade(config, "0008")
-        with engine.begin() as connection:
-            sealed = dict(
-                connection.execute(
-                    text("SELECT endpoint_id, sealed_secret FROM webhook_endpoints")
-                ).all()
+
+def _write_0007_rows(url: str) -> None:
+    """Endpoints as the 0007-era code stored them: secrets in plaintext."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO tenants (id, name, created_at) VALUES ('ten_m8', 'm8', CURRENT_TIMESTAMP)"
+        ))  # fmt: skip
+        for endpoint_id, (secret, previous) in PLAIN.items():
+            connection.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (endpoint_id, tenant_id, mode, url, "
+                    "event_types, enabled, secret, previous_secret, created_at) VALUES "
+                    "(:e, 'ten_m8', 'live', 'https://93.184.215.14/h', '[\"*\"]', true, "
+                    ":s, :p, CURRENT_TIMESTAMP)"
+                ),
+                {"e": endpoint_id, "s": secret, "p": previous},
             )
-            opened = {e: secret_box.unseal(connection, s, endpoint_id=e) for e, s in sealed.items()}
-        command.downgrade(config, "0007")
-        with engine.begin() as connection:
-            back = {
-                e: (s, p)
-                for e, s, p in connection.execute(
-                    text("SELECT endpoint_id, secret, previous_secret FROM webhook_endpoints")
-                )
-            }
-        engine.dispose()
+    engine.dispose()
 
-    assert all(value.startswith("v1.") for value in sealed.values())
-    assert opened == {e: s for e, (s, _) in PLAIN.items()}
+
+def _read(url: str, columns: str) -> dict[str, tuple[str, ...]]:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        query = f"SELECT endpoint_id, {columns} FROM webhook_endpoints"  # noqa: S608 - constants
+        rows = connection.execute(text(query))
+        found = {row[0]: tuple(row[1:]) for row in rows}
+    engine.dispose()
+    return found
+
+
+def _unsealed(url: str, sealed: dict[str, tuple[str, ...]]) -> dict[str, tuple[str | None, ...]]:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        opened = {
+            e: tuple(v and secret_box.unseal(connection, v, endpoint_id=e) for v in values)
+            for e, values in sealed.items()
+        }
+    engine.dispose()
+    return opened
+
+
+def test_migration_0008_seals_existing_secrets_and_its_downgrade_opens_them(
+    database_at_0007: str,
+) -> None:
+    url, config = database_at_0007, alembic_config(database_at_0007)
+    command.upgrade(config, "0007")
+    _write_0007_rows(url)
+
+    command.upgrade(config, "0008")
+    sealed = _read(url, "sealed_secret, sealed_previous_secret")
+    opened = _unsealed(url, sealed)
+    command.downgrade(config, "0007")
+    back = _read(url, "secret, previous_secret")
+
+    assert all(values[0].startswith("v1.") for values in sealed.values())
+    assert all(plain not in str(sealed) for pair in PLAIN.values() for plain in pair if plain)
+    assert opened == PLAIN
     assert back == PLAIN
