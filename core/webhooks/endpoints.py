@@ -9,6 +9,7 @@ it is registered or changed, and again before each attempt.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from core.webhooks.inputs import EndpointCreate, EndpointPatch
 from core.webhooks.signing import new_secret
 from core.webhooks.ssrf import UnsafeUrl, resolve
 
+log = logging.getLogger("coffer.webhooks")
 ROTATION_OVERLAP = timedelta(hours=24)  # the previous secret keeps signing this long
 
 
@@ -143,14 +145,23 @@ def rotate_secret(session: Session, *, principal: Principal, endpoint_id: str) -
 
 def signing_secrets(session: Session, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets that sign right now, unsealed: the current one, and the previous one while
-    it overlaps. The only place a stored secret is read (secret_box.SecretUnreadable if the
-    installation's key does not open it: COFFER_SECRET_KEY changed)."""
+    it overlaps. The only place a stored secret is read.
+
+    Raises secret_box.SecretUnreadable when the installation's key does not open the current
+    secret (COFFER_SECRET_KEY set or changed after it was stored): rotating the secret
+    recovers, as a previous secret that no longer opens is left out, not an error.
+    """
     connection, endpoint_id = session.connection(), endpoint.endpoint_id
     current = secret_box.unseal(connection, endpoint.sealed_secret, endpoint_id=endpoint_id)
     expires, previous = endpoint.previous_secret_expires_at, endpoint.sealed_previous_secret
-    if previous and expires is not None and now < expires:
+    if not previous or expires is None or now >= expires:
+        return [current]
+    try:
         return [current, secret_box.unseal(connection, previous, endpoint_id=endpoint_id)]
-    return [current]
+    except secret_box.SecretUnreadable:
+        log.warning("previous webhook secret unreadable; signing with the current one only",
+                    extra={"endpoint_id": endpoint_id})  # fmt: skip
+        return [current]
 
 
 def _seal(session: Session, secret: str, endpoint_id: str) -> str:

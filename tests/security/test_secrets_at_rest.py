@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 
 from core.clock import utcnow
 from core.db import Database
@@ -214,3 +214,34 @@ def test_migration_0008_seals_existing_secrets_and_its_downgrade_opens_them(
     assert all(plain not in str(sealed) for pair in PLAIN.values() for plain in pair if plain)
     assert opened == PLAIN
     assert back == PLAIN
+
+
+def _sealed_under_another_key(endpoint_id: str) -> str:
+    nonce, key = b"\0" * 12, AESGCM.generate_key(bit_length=256)
+    sealed = AESGCM(key).encrypt(
+        nonce, b"whsec_old", f"coffer:webhook-endpoint:{endpoint_id}".encode()
+    )
+    return "v1." + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def test_after_the_key_changes_rotating_the_secret_recovers_the_endpoint(
+    app: Flask, runtime: Runtime
+) -> None:
+    tenant = make_tenant(runtime.db)
+    made = _create(app, tenant)
+    with runtime.db.transaction() as session:  # as if COFFER_SECRET_KEY had been changed
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.endpoint_id == made["id"])
+            .values(sealed_secret=_sealed_under_another_key(made["id"]))
+        )
+    with runtime.db.transaction() as session, pytest.raises(secret_box.SecretUnreadable):
+        signing_secrets(session, _endpoint(runtime, made["id"]), utcnow())
+
+    path = f"{G}/webhook-endpoints/{made['id']}/rotate-secret"
+    rotated = app.test_client().post(path, headers=tenant.auth()).get_json()
+
+    with runtime.db.transaction() as session:
+        assert signing_secrets(session, _endpoint(runtime, made["id"]), utcnow()) == [
+            rotated["secret"]
+        ]
