@@ -25,6 +25,8 @@ from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import BIN, Stack
 from tests.support.tenants import TestTenant, make_tenant
 
+pytestmark = pytest.mark.slow  # real processes: gunicorn with two workers
+
 RATE = 10  # per minute and key, so a test's requests all fall in one window
 REWARDS = "/api/v1/gamify/rewards"
 

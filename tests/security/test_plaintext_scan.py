@@ -39,6 +39,9 @@ class Run:
     plain: dict[str, set[str]]  # kind -> the plaintext values used in the run
 
 
+pytestmark = pytest.mark.slow  # real processes: gunicorn and a Celery worker
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     logs = tmp_path_factory.mktemp("scan-logs")
