@@ -16,7 +16,7 @@ from flask import Flask
 
 from core.runtime import Runtime
 from tests.security.badinput import fields, nothing_changes, refused
-from tests.security.conftest import World
+from tests.security.conftest import G, World
 from tests.security.surface import Call, calls
 
 MALFORMED = {
@@ -191,3 +191,38 @@ def test_a_10_mib_body_streamed_without_a_length_is_413_at_every_body_operation(
                 environ_overrides={"wsgi.input_terminated": True},
             )
             refused(response, 413, "payload_too_large")
+
+
+def _upload_requests(world: World) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each upload media type the document lists beside JSON, 10 MiB + 1 byte of it."""
+    csv = b"CODE\n" * (TEN_MIB // 5) + b"X\n"
+    rid = world.ids["reward_id"]
+    return {
+        "codes as text/csv": (
+            f"{G}/rewards/{rid}/codes",
+            {"data": csv, "content_type": "text/csv"},
+        ),
+        "campaign as text/csv": (
+            f"{G}/campaigns?reward_id={rid}",
+            {"data": csv, "content_type": "text/csv"},
+        ),
+        "campaign as multipart/form-data": (
+            f"{G}/campaigns?reward_id={rid}",
+            {"data": {"file": (io.BytesIO(csv), "ids.csv", "text/csv")}},
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "upload", ["codes as text/csv", "campaign as text/csv", "campaign as multipart/form-data"]
+)
+def test_a_10_mib_upload_in_every_media_type_is_413(
+    app: Flask, runtime: Runtime, world: World, upload: str
+) -> None:
+    path, body = _upload_requests(world)[upload]
+    headers = {**world.owner.auth(), "Idempotency-Key": f"upload-{upload}"}
+
+    with nothing_changes(app, runtime, world):
+        response = app.test_client().post(path, headers=headers, **body)
+
+    refused(response, 413, "payload_too_large")
