@@ -66,9 +66,9 @@ def _written(pids: list[int]) -> dict[int, int]:
     return found
 
 
-def _get(stack: Stack, key: str) -> int:
+def _get(stack: Stack, key: str, path: str = REWARDS) -> int:
     headers = {"Authorization": f"Bearer {key}", "Connection": "close"}
-    return requests.get(stack.base_url + REWARDS, headers=headers, timeout=10).status_code
+    return requests.get(stack.base_url + path, headers=headers, timeout=10).status_code
 
 
 def _each_new_connection(stack: Stack, key: str, count: int) -> list[int]:
@@ -76,7 +76,9 @@ def _each_new_connection(stack: Stack, key: str, count: int) -> list[int]:
     return [_get(stack, key) for _ in range(count)]
 
 
-def _served_by_every_process(stack: Stack, key: str, at_least: int = 16) -> list[int]:
+def _served_by_every_process(
+    stack: Stack, key: str, at_least: int = 16, path: str = REWARDS
+) -> list[int]:
     """GETs in concurrent bursts of 8 (so a busy process leaves the next to the other) until
     at least `at_least` were sent and every process has answered some."""
     pids = _workers(stack)
@@ -84,7 +86,7 @@ def _served_by_every_process(stack: Stack, key: str, at_least: int = 16) -> list
     statuses: list[int] = []
     with ThreadPoolExecutor(8) as pool:
         while len(statuses) < 400:
-            statuses += pool.map(lambda _: _get(stack, key), range(8))
+            statuses += pool.map(lambda _: _get(stack, key, path), range(8))
             after = _written(pids)
             if len(statuses) >= at_least and all(after[p] > before[p] for p in pids):
                 return statuses
@@ -101,19 +103,42 @@ def test_a_revoked_key_is_refused_on_the_next_request_by_every_api_process(
 
     # Both processes know the key (200, or 429 once past its limit: either way, authenticated).
     assert set(_served_by_every_process(stack, issued.key)) <= {200, 429}
-    revoked = subprocess.run(
-        [str(BIN / "coffer"), "keys", "revoke", issued.prefix],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert revoked.returncode == 0, revoked.stderr
+    _revoke(stack, issued.prefix)  # `coffer keys revoke`, as an operator does
 
     assert set(_served_by_every_process(stack, issued.key)) == {401}
     # The tenant's other keys are untouched.
     ok = requests.get(stack.base_url + REWARDS, headers=tenant.auth("live", "server"), timeout=10)
     assert ok.status_code == 200
+
+
+def _revoke(stack: Stack, prefix: str) -> None:
+    revoked = subprocess.run(
+        [str(BIN / "coffer"), "keys", "revoke", prefix],
+        env=stack.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert revoked.returncode == 0, revoked.stderr
+
+
+def test_a_participant_token_dies_with_its_key_in_every_api_process(
+    limited: tuple[Stack, Database],
+) -> None:
+    stack, db = limited
+    tenant = make_tenant(db)
+    with db.transaction() as session:
+        issued = issue_key(session, tenant_id=tenant.id, mode="live", scope="server")
+    made = requests.post(
+        f"{stack.base_url}/api/v1/gamify/participants/p-1/tokens",
+        json={"ttl_seconds": 600},
+        headers={"Authorization": f"Bearer {issued.key}"},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    token, path = made.json()["token"], "/api/v1/gamify/participants/p-1/points"
+
+    assert set(_served_by_every_process(stack, token, path=path)) <= {200, 429}
+    _revoke(stack, issued.prefix)
+
+    assert set(_served_by_every_process(stack, token, path=path)) == {401}
 
 
 def test_the_rate_limit_is_one_counter_per_key_across_processes(
