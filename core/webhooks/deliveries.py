@@ -77,7 +77,7 @@ def begin_attempt(
     assert fact is not None  # a foreign key
     return Prepared(
         delivery.id, endpoint.id, fact.event_id, endpoint.url,
-        signing_secrets(session, endpoint, now), payload(fact),
+        signing_secrets(endpoint, now), payload(fact),
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core.clock import utcnow
 from core.errors import ValidationFailed, WebhookEndpointNotFound
@@ -143,14 +143,17 @@ def rotate_secret(session: Session, *, principal: Principal, endpoint_id: str) -
     return {**shape(endpoint).wire(), "secret": secret}
 
 
-def signing_secrets(session: Session, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets that sign right now, unsealed: the current one, and the previous one while
-    it overlaps. The only place a stored secret is read.
+    it overlaps. The only place a stored secret is read, through the session that loaded
+    `endpoint` (its database holds the instance secret when COFFER_SECRET_KEY is unset).
 
     Raises secret_box.SecretUnreadable when the installation's key does not open the current
     secret (COFFER_SECRET_KEY set or changed after it was stored): rotating the secret
     recovers, as a previous secret that no longer opens is left out, not an error.
     """
+    session = object_session(endpoint)
+    assert session is not None, "signing needs an endpoint loaded in a session"
     connection, endpoint_id = session.connection(), endpoint.endpoint_id
     current = secret_box.unseal(connection, endpoint.sealed_secret, endpoint_id=endpoint_id)
     expires, previous = endpoint.previous_secret_expires_at, endpoint.sealed_previous_secret

@@ -16,6 +16,7 @@ from alembic import command
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask
 from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.db import Database
@@ -32,13 +33,9 @@ from tests.support.services import fresh_database
 from tests.support.tenants import TestTenant, make_tenant
 
 
-def _endpoint(runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
-    with runtime.db.transaction() as session:
-        row = session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.endpoint_id == endpoint_id)
-        ).one()
-        session.expunge(row)
-    return row
+def _endpoint(session: Session, endpoint_id: str) -> WebhookEndpoint:
+    query = select(WebhookEndpoint).where(WebhookEndpoint.endpoint_id == endpoint_id)
+    return session.scalars(query).one()
 
 
 def _create(app: Flask, tenant: TestTenant) -> dict[str, str]:
@@ -67,12 +64,12 @@ def test_a_webhook_secret_is_stored_sealed_and_signs_unsealed(app: Flask, runtim
     made = _create(app, make_tenant(runtime.db))
     secret = made["secret"]
 
-    row = _endpoint(runtime, made["id"])
-
-    assert row.sealed_secret.startswith("v1.") and secret not in row.sealed_secret
-    assert secret[len("whsec_") :] not in row.sealed_secret
     with runtime.db.transaction() as session:
-        assert signing_secrets(session, row, utcnow()) == [secret]
+        row = _endpoint(session, made["id"])
+
+        assert row.sealed_secret.startswith("v1.") and secret not in row.sealed_secret
+        assert secret[len("whsec_") :] not in row.sealed_secret
+        assert signing_secrets(row, utcnow()) == [secret]
 
 
 def test_a_rotated_secret_keeps_signing_beside_the_new_one_both_sealed(
@@ -83,15 +80,14 @@ def test_a_rotated_secret_keeps_signing_beside_the_new_one_both_sealed(
     path = f"{G}/webhook-endpoints/{made['id']}/rotate-secret"
     rotated = app.test_client().post(path, headers=tenant.auth()).get_json()
 
-    row = _endpoint(runtime, made["id"])
-
-    assert made["secret"] not in (row.sealed_secret, row.sealed_previous_secret)
-    assert rotated["secret"] not in (row.sealed_secret, row.sealed_previous_secret)
     with runtime.db.transaction() as session:
-        now = utcnow()
-        assert signing_secrets(session, row, now) == [rotated["secret"], made["secret"]]
+        row, now = _endpoint(session, made["id"]), utcnow()
+
+        assert made["secret"] not in (row.sealed_secret, row.sealed_previous_secret)
+        assert rotated["secret"] not in (row.sealed_secret, row.sealed_previous_secret)
+        assert signing_secrets(row, now) == [rotated["secret"], made["secret"]]
         later = now + timedelta(hours=25)
-        assert signing_secrets(session, row, later) == [rotated["secret"]]
+        assert signing_secrets(row, later) == [rotated["secret"]]
 
 
 def test_a_sealed_secret_moved_to_another_endpoint_does_not_open(
@@ -99,7 +95,8 @@ def test_a_sealed_secret_moved_to_another_endpoint_does_not_open(
 ) -> None:
     tenant = make_tenant(runtime.db)
     first, second = _create(app, tenant), _create(app, tenant)
-    moved = _endpoint(runtime, first["id"]).sealed_secret
+    with runtime.db.transaction() as session:
+        moved = _endpoint(session, first["id"]).sealed_secret
 
     with runtime.db.transaction() as session, pytest.raises(secret_box.SecretUnreadable):
         secret_box.unseal(session.connection(), moved, endpoint_id=second["id"])
@@ -236,12 +233,10 @@ def test_after_the_key_changes_rotating_the_secret_recovers_the_endpoint(
             .values(sealed_secret=_sealed_under_another_key(made["id"]))
         )
     with runtime.db.transaction() as session, pytest.raises(secret_box.SecretUnreadable):
-        signing_secrets(session, _endpoint(runtime, made["id"]), utcnow())
+        signing_secrets(_endpoint(session, made["id"]), utcnow())
 
     path = f"{G}/webhook-endpoints/{made['id']}/rotate-secret"
     rotated = app.test_client().post(path, headers=tenant.auth()).get_json()
 
     with runtime.db.transaction() as session:
-        assert signing_secrets(session, _endpoint(runtime, made["id"]), utcnow()) == [
-            rotated["secret"]
-        ]
+        assert signing_secrets(_endpoint(session, made["id"]), utcnow()) == [rotated["secret"]]
