@@ -69,7 +69,7 @@ def test_every_operation_with_an_id_is_not_found_for_another_tenant_or_mode(
                 failures.append(f"{call.name} as {who}: {why or _leaks(response, world)}")
 
     assert not failures, "\n".join(failures)
-    assert len(checked) >= 17, checked  # the 2023 document had 17 such operations
+    assert len(checked) >= 17, checked  # the document has 17 such operations today
     assert world.snapshot(app) == before
 
 
