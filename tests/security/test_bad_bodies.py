@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -59,8 +60,8 @@ def _body_calls(app: Flask, world: World) -> list[Call]:
 
 
 def _send(app: Flask, world: World, call: Call, data: bytes, **environ: Any) -> Any:
-    headers = {**world.owner.auth(), "Content-Type": "application/json", "Idempotency-Key": "k"}
-    headers["Idempotency-Key"] = f"bad-{id(data)}-{call.operation_id}"
+    key = f"bad-{uuid.uuid4().hex}"  # a fresh key: a refusal must not be a replay
+    headers = {**world.owner.auth(), "Content-Type": "application/json", "Idempotency-Key": key}
     return app.test_client().open(
         call.path(world.ids), method=call.method, data=data, headers=headers, **environ
     )
@@ -116,8 +117,8 @@ def _post(app: Flask, world: World, suffix: str, data: bytes) -> Any:
         if suffix == "/points"
         else "/api/v1/gamify/rewards"
     )
-    headers = {**world.owner.auth(), "Content-Type": "application/json", "Idempotency-Key": "x"}
-    headers["Idempotency-Key"] = f"num-{abs(hash(data))}"
+    key = f"num-{uuid.uuid4().hex}"
+    headers = {**world.owner.auth(), "Content-Type": "application/json", "Idempotency-Key": key}
     return app.test_client().post(path, data=data, headers=headers)
 
 
@@ -181,7 +182,7 @@ def test_a_10_mib_body_streamed_without_a_length_is_413_at_every_body_operation(
                 **world.owner.auth(),
                 "Content-Type": "application/json",
                 "Transfer-Encoding": "chunked",
-                "Idempotency-Key": f"chunk-{call.operation_id}",
+                "Idempotency-Key": f"chunk-{uuid.uuid4().hex}",
             }
             response = app.test_client().open(
                 call.path(world.ids),
@@ -232,7 +233,7 @@ def test_a_10_mib_upload_in_every_media_type_is_413(
     app: Flask, runtime: Runtime, world: World, upload: str
 ) -> None:
     path, body = _upload_requests(world)[upload]
-    headers = {**world.owner.auth(), "Idempotency-Key": f"upload-{upload}"}
+    headers = {**world.owner.auth(), "Idempotency-Key": f"upload-{uuid.uuid4().hex}"}
 
     with nothing_changes(app, runtime, world):
         response = app.test_client().post(path, headers=headers, **body)
