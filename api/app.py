@@ -7,7 +7,7 @@ import uuid
 
 from flask import Flask, Response, request
 
-from api import cors, wire
+from api import cors, security_headers, wire
 from api.errors import register_error_handlers
 from api.query import check_query
 from api.ratelimit import RateLimiter
@@ -52,6 +52,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app.after_request(_echo_request_id)
     wire.install(app)  # paths taken as sent, bodies held to the limit (docs/inputs.md)
     register_error_handlers(app)
+    security_headers.install(app)  # nosniff everywhere, a strict CSP on HTML pages
     cors.install(app, settings.cors_origins)  # participant reads only (CONTRACT §10)
     for blueprint in (
         rewards.bp, claims.bp, participants.bp, campaigns.bp, webhooks.bp, events.bp,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.errors import validation_failed
 from core.errors import ValidationFailed
-from core.inputs import CodeUpload, ParticipantId
+from core.inputs import CodeUpload, ParticipantId, whole_number_within
 from core.inventory import parse_csv
 
 M = TypeVar("M", bound=BaseModel)
@@ -92,8 +92,7 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+    if not whole_number_within(raw, low, high):
         raise ValidationFailed(
             [{"field": name, "message": f"must be an integer from {low} to {high}"}]
         )

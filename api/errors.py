@@ -40,8 +40,12 @@ def validation_failed(error: ValidationError) -> ValidationFailed:
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "body"
         message = item["msg"]
-        if item["type"] == "json_invalid":
-            field, message = "body", "is not valid JSON"
+        if item["type"] == "json_invalid":  # the parser's reason says where and what
+            reason = (item.get("ctx") or {}).get("error")
+            field, message = (
+                "body",
+                f"is not valid JSON ({reason})" if reason else "is not valid JSON",
+            )
         elif item["type"] == "extra_forbidden":
             message = "is not a field Coffer accepts here"
         elif item["type"] == "model_type":  # the body, or a nested object such as code_generation

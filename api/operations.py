@@ -134,11 +134,11 @@ PARAMETERS: dict[str, Schema] = {
         "in": "path",
         "required": True,
         "description": "The tenant's own id: 1-255 characters, no leading or trailing "
-        "whitespace, no control or formatting characters (Unicode Cc, Cf) and no `.` or `..` "
-        "path segments (400 validation_error otherwise, at every endpoint; Coffer never "
-        "accepts such an id, so none needs addressing). It may contain `/`, also at its "
-        "start or end or doubled, percent-encoded or not: paths are taken as sent, never "
-        "redirected (docs/inputs.md).",
+        "whitespace, no control, formatting or line-break characters (Unicode Cc, Cf, Zl, "
+        "Zp) and no `.` or `..` path segments (400 validation_error otherwise, at every "
+        "endpoint; Coffer never accepts such an id, so none needs addressing). It may "
+        "contain `/`, also at its start or end or doubled, percent-encoded or not: paths are "
+        "taken as sent, never redirected (docs/inputs.md).",
         "schema": {
             "type": "string",
             "minLength": 1,

@@ -37,7 +37,8 @@ def parse_key(header: str | None) -> str:
     """
     if header is None:
         raise IdempotencyKeyMissing()
-    match = _SF_STRING.match(header.strip())
+    header = header.strip(" \t")  # RFC 9110 §5.5: surrounding whitespace is not the value
+    match = _SF_STRING.match(header)
     key = re.sub(r"\\([\"\\])", r"\1", match.group(1)) if match else header
     if not key or len(key) > MAX_KEY_LENGTH or not _PRINTABLE.match(key):
         raise ValidationFailed(

@@ -39,6 +39,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def whole_number_within(raw: str, low: int, high: int) -> bool:
+    """Whether query text is a plain decimal integer from `low` to `high` (both >= 0).
+
+    Only ASCII digits (str.isdigit() also takes "²", which int() refuses), and no
+    more digits than `high` has: int() of thousands of digits is slow, and past
+    4,300 it raises an error whose text names Python internals.
+    """
+    return (
+        raw.isascii() and raw.isdigit() and len(raw) <= len(str(high)) and low <= int(raw) <= high
+    )
+
+
 def _four_digit_utc_year(value: datetime) -> datetime:
     """In UTC, within the years the wire format (RFC 3339, four-digit years) can show."""
     try:
@@ -55,7 +67,8 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_four_digit_utc_year)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
 # Cc: control characters (C0, DEL and C1 such as U+0085); Cf: formatting characters such
 # as U+202E, which make an id display as another; Cs: lone surrogates, which have no UTF-8.
-_UNADDRESSABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+# Zl, Zp: U+2028 and U+2029 break lines in logs, CSV exports and JavaScript source.
+_UNADDRESSABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 
@@ -71,7 +84,8 @@ def _addressable_participant_id(value: str) -> str:
     for char in value:
         if unicodedata.category(char) in _UNADDRESSABLE_CATEGORIES:
             raise ValueError(
-                f"must not contain control or formatting characters (found U+{ord(char):04X})"
+                "must not contain control, formatting or line-break characters"
+                f" (found U+{ord(char):04X})"
             )
     if any(segment in _DOT_SEGMENTS for segment in value.split("/")):
         raise ValueError("must not contain '.' or '..' path segments (clients remove them)")

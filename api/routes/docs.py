@@ -2,8 +2,8 @@
 
 The UI's files come from the flask-swagger-ui package (its `dist/` folder, the
 upstream swagger-ui build) and the start-up script from api/static/, so the
-page works without internet access and its Content-Security-Policy allows no
-inline script and no other origin. No key needed (CONTRACT §9).
+page works without internet access and runs under the strict Content-Security-Policy
+that api/security_headers.py gives every HTML page. No key needed (CONTRACT §9).
 """
 
 from __future__ import annotations
@@ -27,19 +27,6 @@ ASSETS: dict[str, tuple[Path, str]] = {  # name -> (folder, content type)
     "favicon-32x32.png": (_UI, "image/png"),
     "docs-init.js": (_OWN, "text/javascript"),
 }
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",  # the document, and "Try it out" calls to this API
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
 PAGE = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -73,12 +60,3 @@ def asset(name: str) -> Response:
         raise NotFound(f"No asset {name}")
     folder, content_type = ASSETS[name]
     return send_from_directory(folder, name, mimetype=content_type, max_age=3600)
-
-
-@bp.after_request
-def _lock_down(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response

@@ -26,9 +26,10 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed")
 class WebhookEndpoint(TenantScoped, Base):
     """A receiver URL and the secret(s) its deliveries are signed with.
 
-    `previous_secret` keeps signing until `previous_secret_expires_at` after a
-    rotation. Deleting an endpoint only stamps `deleted_at`, so its deliveries
-    (and the claims a fulfillment points at) stay readable.
+    The secrets are stored sealed (AES-GCM, core/webhooks/secret_box.py), never in
+    plaintext; `sealed_previous_secret` keeps signing until
+    `previous_secret_expires_at` after a rotation. Deleting an endpoint only stamps
+    `deleted_at`, so its deliveries (and the claims a fulfillment points at) stay readable.
     """
 
     __tablename__ = "webhook_endpoints"
@@ -41,8 +42,8 @@ class WebhookEndpoint(TenantScoped, Base):
     description: Mapped[str | None] = mapped_column(String(500))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    sealed_secret: Mapped[str] = mapped_column(String(255))
+    sealed_previous_secret: Mapped[str | None] = mapped_column(String(255))
     previous_secret_expires_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]  # first failed attempt since the last success
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from core.facts import FactType
-from core.inputs import ParticipantId, RewardType
+from core.inputs import ParticipantId, RewardType, whole_number_within
 
 MAX_PAGE = 200
 MAX_WEBHOOK_PAGE = 100  # endpoints and deliveries
@@ -22,8 +22,7 @@ MAX_EVENT_PAGE = 500
 
 def _page_size(high: int) -> Callable[[Any], Any]:
     def check(raw: Any) -> Any:
-        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-        if isinstance(raw, str) and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= high):
+        if isinstance(raw, str) and not whole_number_within(raw, 1, high):
             raise PydanticCustomError("limit", f"must be an integer from 1 to {high}")
         return raw
 
@@ -79,7 +78,7 @@ class ParticipantRewardsQuery(Query):
 
 def _bounded(high: int) -> Any:
     def check(raw: Any) -> Any:
-        if isinstance(raw, str) and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= high):
+        if isinstance(raw, str) and not whole_number_within(raw, 1, high):
             raise PydanticCustomError("limit", f"must be an integer from 1 to {high}")
         return raw
 

@@ -2,17 +2,19 @@
 
 An endpoint belongs to one tenant and one mode; another tenant's or mode's
 endpoint is `not_found`. The secret is returned only by `create_endpoint`
-and `rotate_secret`. Its URL passes the SSRF rule (core.webhooks.ssrf) when
+and `rotate_secret`, and stored only sealed (core/webhooks/secret_box.py):
+`signing_secrets` is the one reader. Its URL passes the SSRF rule (core.webhooks.ssrf) when
 it is registered or changed, and again before each attempt.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core.clock import utcnow
 from core.errors import ValidationFailed, WebhookEndpointNotFound
@@ -20,11 +22,12 @@ from core.ids import new_id
 from core.models import WebhookEndpoint
 from core.schemas import WebhookEndpointPage, WebhookEndpointView
 from core.tenants import Principal
-from core.webhooks import paging
+from core.webhooks import paging, secret_box
 from core.webhooks.inputs import EndpointCreate, EndpointPatch
 from core.webhooks.signing import new_secret
 from core.webhooks.ssrf import UnsafeUrl, resolve
 
+log = logging.getLogger("coffer.webhooks")
 ROTATION_OVERLAP = timedelta(hours=24)  # the previous secret keeps signing this long
 
 
@@ -46,20 +49,21 @@ def create_endpoint(
     A dict (WebhookEndpointWithSecret's members), as test helpers read the secret from it.
     """
     check_url(body.url, allow_private=allow_private)
+    endpoint_id, secret = new_id("whe"), new_secret()
     endpoint = WebhookEndpoint(
-        endpoint_id=new_id("whe"),
+        endpoint_id=endpoint_id,
         tenant_id=principal.tenant_id,
         mode=principal.mode,
         url=body.url,
         event_types=list(body.event_types),
         description=body.description,
         enabled=True,
-        secret=new_secret(),
+        sealed_secret=_seal(session, secret, endpoint_id),
         created_at=utcnow(),
     )
     session.add(endpoint)
     session.flush()
-    return {**shape(endpoint).wire(), "secret": endpoint.secret}
+    return {**shape(endpoint).wire(), "secret": secret}
 
 
 def get_endpoint(
@@ -131,19 +135,40 @@ def rotate_secret(session: Session, *, principal: Principal, endpoint_id: str) -
     A dict like create_endpoint's.
     """
     endpoint = load(session, principal=principal, endpoint_id=endpoint_id, lock=True)
-    now = utcnow()
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
-    endpoint.secret = new_secret()
-    return {**shape(endpoint).wire(), "secret": endpoint.secret}
+    secret = new_secret()
+    # Still sealed for this endpoint: the previous secret moves over as it is.
+    endpoint.sealed_previous_secret = endpoint.sealed_secret
+    endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    endpoint.sealed_secret = _seal(session, secret, endpoint_id)
+    return {**shape(endpoint).wire(), "secret": secret}
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """The secrets that sign right now: the current one, and the previous one while it overlaps."""
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and now < expires:
-        return [endpoint.secret, endpoint.previous_secret]
-    return [endpoint.secret]
+    """The secrets that sign right now, unsealed: the current one, and the previous one while
+    it overlaps. The only place a stored secret is read, through the session that loaded
+    `endpoint` (its database holds the instance secret when COFFER_SECRET_KEY is unset).
+
+    Raises secret_box.SecretUnreadable when the installation's key does not open the current
+    secret (COFFER_SECRET_KEY set or changed after it was stored): rotating the secret
+    recovers, as a previous secret that no longer opens is left out, not an error.
+    """
+    session = object_session(endpoint)
+    assert session is not None, "signing needs an endpoint loaded in a session"
+    connection, endpoint_id = session.connection(), endpoint.endpoint_id
+    current = secret_box.unseal(connection, endpoint.sealed_secret, endpoint_id=endpoint_id)
+    expires, previous = endpoint.previous_secret_expires_at, endpoint.sealed_previous_secret
+    if not previous or expires is None or now >= expires:
+        return [current]
+    try:
+        return [current, secret_box.unseal(connection, previous, endpoint_id=endpoint_id)]
+    except secret_box.SecretUnreadable:
+        log.warning("previous webhook secret unreadable; signing with the current one only",
+                    extra={"endpoint_id": endpoint_id})  # fmt: skip
+        return [current]
+
+
+def _seal(session: Session, secret: str, endpoint_id: str) -> str:
+    return secret_box.seal(session.connection(), secret, endpoint_id=endpoint_id)
 
 
 def load(
