@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.support.browser import launch
+
 # Runs before any page script; the policy does not apply to it. Every violation lands here.
 RECORD_VIOLATIONS = """
 window.__violations = [];
@@ -39,17 +39,14 @@ def base_url(app: Flask) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser_page(base_url: str) -> Iterator[tuple[Any, list[str]]]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            page = browser.new_page()
-            console: list[str] = []
-            page.on("console", lambda message: console.append(message.text))
-            page.add_init_script(RECORD_VIOLATIONS)
-            page.goto(f"{base_url}/docs", wait_until="networkidle")
-            yield page, console
-        finally:
-            browser.close()
+    browsers = launch()
+    page = next(browsers).new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.goto(f"{base_url}/docs", wait_until="networkidle")
+    yield page, console
+    browsers.close()  # the launcher's cleanup closes Chromium
 
 
 def test_docs_renders_every_operation_under_the_policy_without_violations(
