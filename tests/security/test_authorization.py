@@ -166,7 +166,9 @@ def test_public_operations_answer_without_a_key(app: Flask, world: World) -> Non
     assert statuses == dict.fromkeys(statuses, 200)
     assert set(statuses) == {
         "GET /healthz", "GET /readyz", "GET /metrics", "GET /docs", "GET /api/v1/openapi.json",
-    }  # fmt: skip  # CONTRACT §9: these, and only these, need no key
+        "GET /admin",
+    }  # fmt: skip  # CONTRACT §9: these, and only these, need no key; §11: the dashboard's
+    # page itself is public (it holds no data: every call it makes carries the admin key)
 
 
 TOKEN_READS = {"getPoints", "getParticipantRewards"}  # CONTRACT §10: a token's only two calls
