@@ -101,7 +101,7 @@ HEADERS: dict[str, Schema] = {
         "schema": {"type": "string"},
     },
     "Retry-After": {
-        "description": "Seconds until the key may send again.",
+        "description": "Seconds to wait before sending again (429: this key; 503: anyone).",
         "required": True,
         "schema": {"type": "integer", "minimum": 1},
     },
@@ -442,6 +442,7 @@ OPERATIONS: dict[str, Operation] = {
     "metrics.metrics": Operation(
         "metrics", "Prometheus metrics", "§9", "Operations", "public",
         {200: Reply("Prometheus text exposition.", "PrometheusText", media="text/plain")},
+        errors=("service_unavailable",),
         description="Claims by outcome, claim latency, queue depth; no ids in labels.",
     ),
     "ops.openapi": Operation(
