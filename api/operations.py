@@ -436,8 +436,12 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "ops.readyz": Operation(
         "readyz", "Dependencies reachable", "§9", "Operations", "public",
-        {200: Reply("Ready.", Readiness), 503: Reply("Not ready.", Readiness)},
-        description="Ready when the database and the broker both answer.",
+        {
+            200: Reply("Ready, or degraded (only an optional dependency is down).", Readiness),
+            503: Reply("Unavailable: the database or the broker is down.", Readiness),
+        },
+        description="Each dependency by name (database, broker, redis) with its status and "
+        "whether it is required; 503 while a required one is down.",
     ),
     "metrics.metrics": Operation(
         "metrics", "Prometheus metrics", "§9", "Operations", "public",
