@@ -56,7 +56,7 @@ def build_runtime(settings: Settings) -> Runtime:
         redis = redis_lib.Redis.from_url(
             settings.redis_url, socket_connect_timeout=2, health_check_interval=30
         )
-        notifier = RedisOutcomes(redis)
+        notifier = RedisOutcomes(redis, fallback=poller)
         stats = RedisClaimStats(redis)
     waker = _queue(settings, redis)
     return Runtime(settings, db, redis, notifier, poller, notifier, stats, waker, _webhooks())
