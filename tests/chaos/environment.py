@@ -60,6 +60,7 @@ class Chaos:
             sweep_interval_s=str(SWEEP_INTERVAL_S),
             claim_wait_ms="2000",
             claim_batch_size="50",
+            webhook_allow_private="1",  # the two-beats test's receiver is on loopback
         )
         self.stack.env["COFFER_REDIS_URL"] = self.notices.url  # not the broker's Redis
 

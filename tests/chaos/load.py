@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -102,7 +103,7 @@ class ClaimLoad:
             time.sleep(self.pause_s)
 
     def _send(self, session: requests.Session, key: str, participant: str) -> Answer:
-        body = {"participant_id": participant, "points_deduction": True}
+        body: dict[str, Any] = {"participant_id": participant, "points_deduction": True}
         try:
             response = session.post(
                 self.url, json=body, headers={"Idempotency-Key": key}, timeout=30

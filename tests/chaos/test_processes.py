@@ -1,0 +1,153 @@
+"""Coffer's own processes stopped under a steady claim load (issue 10, items 2 and 6): the
+Celery worker's warm shutdown (SIGTERM) and its death (SIGKILL), gunicorn's graceful
+shutdown with requests in flight, and two beat processes at once. In each, every claim
+the storefront saw accepted is decided exactly once."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from core.models import Claim, Fact, WebhookDelivery
+from tests.chaos.environment import (
+    Chaos,
+    Scenario,
+    assert_each_accepted_claim_decided_once,
+    assert_no_errors_but_503,
+)
+from tests.support.receiver import Receiver
+from tests.support.stack import BIN
+
+pytestmark = pytest.mark.slow
+
+
+def _signal_main_process(chaos: Chaos, name: str, sig: int, timeout_s: float = 90) -> float:
+    """Send `sig` to the process itself (as `docker stop` or systemd's main-process kill
+    does, not to its children) and wait for it to exit; seconds it took."""
+    process = chaos.stack.processes.pop(name)
+    sent = time.monotonic()
+    process.send_signal(sig)
+    process.wait(timeout=timeout_s)
+    return time.monotonic() - sent
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["warm", "kill"])
+def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
+    chaos: Chaos, sig: int
+) -> None:
+    scenario = chaos.seed()
+    with scenario.load(chaos.stack.base_url) as load:
+        load.wait_for_decided(time.monotonic(), count=30)
+        if sig == signal.SIGKILL:
+            chaos.stack.kill("worker")  # the whole process group: pool children die too
+        else:
+            took = _signal_main_process(chaos, "worker", sig)
+            assert took < 60, f"warm shutdown took {took:.1f}s"
+        stopped_at = time.monotonic()
+        time.sleep(3)  # claims accepted meanwhile wait in PostgreSQL and the broker
+        assert 202 in load.statuses_between(stopped_at), load.summary(stopped_at)
+        chaos.stack.start_worker()
+        back_at = time.monotonic()
+        load.wait_for_decided(back_at, count=20)
+
+    assert_no_errors_but_503(load)
+    assert 503 not in load.statuses_between(0)
+    assert_each_accepted_claim_decided_once(chaos, scenario, load)
+
+
+def test_gunicorn_sigterm_finishes_requests_in_flight_and_loses_no_claim(chaos: Chaos) -> None:
+    """A graceful shutdown answers what it has started; a storefront whose connection was
+    refused or cut sends the same key again to the new server and gets one claim."""
+    scenario = chaos.seed()
+    with scenario.load(chaos.stack.base_url, threads=6) as load:
+        load.wait_for_decided(time.monotonic(), count=30)
+        stopping_at = time.monotonic()
+        took = _signal_main_process(chaos, "api", signal.SIGTERM)
+        stopped_at = time.monotonic()
+        chaos.stack.start_api()
+        back_at = time.monotonic()
+        load.wait_for_decided(back_at, count=20)
+
+    in_flight = load.statuses_between(stopping_at, stopped_at)
+    assert {201, 202} & set(in_flight), f"nothing answered during shutdown: {in_flight}"
+    assert took < 30, f"graceful shutdown took {took:.1f}s"
+    assert_no_errors_but_503(load)
+    assert_each_accepted_claim_decided_once(chaos, scenario, load)
+
+
+def test_two_beats_at_once_double_no_claim_delivery_or_attempt(chaos: Chaos) -> None:
+    """An operator starts a second `celery -A workers beat`: every periodic job now runs
+    twice as often, and nothing is done twice (claims, facts, webhook attempts)."""
+    scenario = chaos.seed(codes=200, participants=5)
+    with Receiver() as receiver:
+        register_endpoint(scenario, receiver)
+        chaos.stack._spawn(  # a second beat is exactly what this test is about
+            "beat2", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel", "WARNING"], {}
+        )
+        try:
+            chaos.stack.kill("worker")
+            claim_ids = accept_without_a_worker(scenario, count=60)
+            _forget_broker_messages(chaos)  # only the two beats' sweeps can bring them back
+            time.sleep(3)  # both beats sweep and queue relays and due deliveries meanwhile
+            chaos.stack.start_worker()
+            delivered = receiver.wait_for(60, timeout_s=90)
+            time.sleep(3)  # room for a doubled attempt to show up
+            assert chaos.stack.processes["beat2"].poll() is None, "the second beat died"
+            assert chaos.stack.processes["beat"].poll() is None, "the first beat died"
+        finally:
+            chaos.stack.kill("beat2", signal.SIGTERM)
+
+        chaos.db.dispose()
+        with chaos.db.transaction() as session:
+            claims = session.execute(
+                select(Claim.status, Claim.attempts).where(Claim.claim_id.in_(claim_ids))
+            ).all()
+            facts = session.scalars(
+                select(Fact.event_id).where(
+                    Fact.type == "reward.reward_claimed", Fact.tenant_id == scenario.api.tenant_id
+                )
+            ).all()
+            attempts = session.scalars(
+                select(WebhookDelivery.attempt_count).where(
+                    WebhookDelivery.fact_id.in_(
+                        select(Fact.id).where(Fact.event_id.in_(list(delivered)))
+                    )
+                )
+            ).all()
+        assert Counter(status for status, _ in claims) == {"succeeded": 60}
+        assert all(count == 0 for _, count in claims), "a claim counted a failed attempt"
+        assert len(facts) == len(set(facts)) == 60
+        assert set(delivered) == set(facts)
+        requests_per_event = Counter(r.webhook_id for r in receiver.received)
+        assert set(requests_per_event.values()) == {1}, "a webhook was sent twice"
+        assert attempts == [1] * 60
+    checked = chaos.coffer_check()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def register_endpoint(scenario: Scenario, receiver: Receiver) -> None:
+    body = {"url": receiver.url, "event_types": ["reward.reward_claimed"]}
+    response = scenario.api.post("/webhook-endpoints", body)
+    assert response.status_code == 201, response.text
+    receiver.secrets.append(response.json()["secret"])
+
+
+def accept_without_a_worker(scenario: Scenario, *, count: int) -> list[str]:
+    claim_ids = []
+    for n in range(count):
+        participant = scenario.participants[n % len(scenario.participants)]
+        response = scenario.api.claim(scenario.reward_id, participant, prefer="respond-async")
+        assert response.status_code == 202, response.text
+        claim_ids.append(response.json()["claim_id"])
+    return claim_ids
+
+
+def _forget_broker_messages(chaos: Chaos) -> None:
+    broker = redis.Redis.from_url(chaos.broker.url)
+    broker.delete("coffer")
+    broker.close()
