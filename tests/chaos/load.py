@@ -27,6 +27,7 @@ class Answer:
     """One HTTP exchange (or a failed attempt at one) for one key."""
 
     key: str
+    sent: float  # time.monotonic() when the request was sent
     at: float  # time.monotonic() when the answer (or the error) arrived
     status: int | None  # None: no HTTP answer (refused, reset, timed out)
     code: str | None = None  # the problem's code, for problem+json answers
@@ -104,14 +105,15 @@ class ClaimLoad:
 
     def _send(self, session: requests.Session, key: str, participant: str) -> Answer:
         body: dict[str, Any] = {"participant_id": participant, "points_deduction": True}
+        sent = time.monotonic()
         try:
             response = session.post(
                 self.url, json=body, headers={"Idempotency-Key": key}, timeout=30
             )
         except requests.RequestException as error:
-            answer = Answer(key, time.monotonic(), None, error=type(error).__name__)
+            answer = Answer(key, sent, time.monotonic(), None, error=type(error).__name__)
         else:
-            answer = _answer(key, response)
+            answer = _answer(key, sent, response)
         with self.lock:
             self.answers.append(answer)
         return answer
@@ -148,7 +150,7 @@ class ClaimLoad:
             yield from list(self.answers)
 
 
-def _answer(key: str, response: requests.Response) -> Answer:
+def _answer(key: str, sent: float, response: requests.Response) -> Answer:
     content_type = response.headers.get("Content-Type", "")
     code = claim_id = None
     if content_type.startswith(("application/json", "application/problem+json")):
@@ -159,6 +161,7 @@ def _answer(key: str, response: requests.Response) -> Answer:
         code, claim_id = payload.get("code"), payload.get("claim_id")
     return Answer(
         key,
+        sent,
         time.monotonic(),
         response.status_code,
         code=code,
