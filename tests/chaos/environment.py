@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.db import Database
 from core.migrate import upgrade
@@ -174,8 +174,3 @@ def _wait_until_final(
             return [tuple(row) for row in rows]  # type: ignore[misc]
         assert time.monotonic() < deadline, f"{pending} claims still pending after {timeout_s}s"
         time.sleep(0.5)
-
-
-def count_claims(chaos: Chaos, reward_id: str) -> int:
-    with chaos.db.transaction() as session:
-        return session.scalar(select(func.count()).where(Claim.reward_id == reward_id)) or 0

@@ -103,13 +103,23 @@ class ClaimLoad:
                 self.stopping.wait(min(wait, 1.0))  # honour Retry-After, capped to keep pace
             time.sleep(self.pause_s)
 
-    def _send(self, session: requests.Session, key: str, participant: str) -> Answer:
+    def burst(self, count: int) -> None:
+        """`count` more claims at once with `Prefer: respond-async` (a backlog for the
+        worker), recorded like the steady ones; each must be answered 202."""
+        session = self._session()
+        for _ in range(count):
+            key, participant = f"chaos-{uuid.uuid4().hex}", random.choice(self.participants)
+            answer = self._send(session, key, participant, prefer="respond-async")
+            assert answer.status == 202, answer
+
+    def _send(
+        self, session: requests.Session, key: str, participant: str, prefer: str | None = None
+    ) -> Answer:
         body: dict[str, Any] = {"participant_id": participant, "points_deduction": True}
+        headers = {"Idempotency-Key": key, **({"Prefer": prefer} if prefer else {})}
         sent = time.monotonic()
         try:
-            response = session.post(
-                self.url, json=body, headers={"Idempotency-Key": key}, timeout=30
-            )
+            response = session.post(self.url, json=body, headers=headers, timeout=30)
         except requests.RequestException as error:
             answer = Answer(key, sent, time.monotonic(), None, error=type(error).__name__)
         else:
