@@ -20,14 +20,20 @@ from tests.chaos.environment import (
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize("how", ["shutdown", "crash"])
 def test_postgres_restarted_mid_load_answers_503_then_recovers_losing_nothing(
-    chaos: Chaos,
+    chaos: Chaos, how: str
 ) -> None:
+    """A fast shutdown (open transactions roll back, clients cut off) or a crash (SIGKILL:
+    crash recovery from the WAL at the next start)."""
     scenario = chaos.seed()
     pids = chaos.pids()
     with scenario.load(chaos.stack.base_url) as load:
         load.wait_for_decided(time.monotonic(), count=20)
-        chaos.pg.stop()  # fast shutdown: open transactions roll back, clients cut off
+        if how == "shutdown":
+            chaos.pg.stop()
+        else:
+            chaos.pg.kill()
         down_at = time.monotonic()
         time.sleep(2)
         ready = chaos.readyz()
