@@ -27,6 +27,7 @@ from tests.support.receiver import Receiver
 from tests.support.stack import BIN
 
 pytestmark = pytest.mark.slow
+BACKLOG = 300  # claims for the worker to be in the middle of when it is stopped
 
 
 def _signal_main_process(chaos: Chaos, name: str, sig: int, timeout_s: float = 90) -> float:
@@ -50,9 +51,10 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
     with scenario.load(chaos.stack.base_url) as load:
         load.wait_for_decided(time.monotonic(), count=30)
         os.killpg(worker.pid, signal.SIGSTOP)  # hold the worker while a backlog builds
-        load.burst(200)
+        load.burst(BACKLOG)
+        backlog = _pending(chaos, scenario.reward_id)
         os.killpg(worker.pid, signal.SIGCONT)
-        time.sleep(0.5)  # the worker is now deciding the backlog, batch after batch
+        _wait_for_pending_below(chaos, scenario.reward_id, backlog - 10)  # draining it now
         stopping_at = utcnow()
         if sig == signal.SIGKILL:
             chaos.stack.kill("worker")  # the whole process group: pool children die too
@@ -60,6 +62,7 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
             took = _signal_main_process(chaos, "worker", sig)
             assert took < 60, f"warm shutdown took {took:.1f}s"
         stopped_at = utcnow()
+        chaos.db.dispose()  # the test's own connections may have been cut
         left = _pending(chaos, scenario.reward_id)
         time.sleep(2)  # claims accepted meanwhile wait in PostgreSQL and the broker
         chaos.stack.start_worker()
@@ -73,8 +76,14 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
     assert_each_accepted_claim_decided_once(chaos, scenario, load)
 
 
+def _wait_for_pending_below(chaos: Chaos, reward_id: str, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while _pending(chaos, reward_id) >= count:
+        assert time.monotonic() < deadline, "the worker did not start on the backlog"
+        time.sleep(0.01)
+
+
 def _pending(chaos: Chaos, reward_id: str) -> int:
-    chaos.db.dispose()
     with chaos.db.transaction() as session:
         query = select(func.count()).where(Claim.reward_id == reward_id, Claim.status == "pending")
         return session.scalar(query) or 0
