@@ -44,9 +44,17 @@ class RedisOutcomes:
     """Publishes outcomes onto per-claim lists and waits on them."""
 
     def __init__(
-        self, redis: Any, *, fallback: PolledOutcomes | None = None, namespace: str = "coffer"
+        self,
+        redis: Any,
+        *,
+        blocking: Any = None,
+        fallback: PolledOutcomes | None = None,
+        namespace: str = "coffer",
     ) -> None:
         self.redis = redis
+        # BLPOP holds its connection for the whole wait, so it gets a client whose socket
+        # timeout outlasts the longest wait (a short one would cut every long wait).
+        self.blocking = blocking if blocking is not None else redis
         self.fallback = fallback  # polls the database when Redis cannot be reached
         self.namespace = namespace
 
@@ -71,7 +79,7 @@ class RedisOutcomes:
             return None
         deadline = time.monotonic() + timeout_s
         try:
-            item = self.redis.blpop([self._key(claim_id)], timeout=timeout_s)
+            item = self.blocking.blpop([self._key(claim_id)], timeout=timeout_s)
         except Exception as error:
             if self.fallback is None:
                 log.warning("waiting on Redis failed (%s); answering 202", type(error).__name__)
