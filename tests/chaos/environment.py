@@ -9,13 +9,14 @@ worker and one beat run against them as real processes.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import Database
 from core.migrate import upgrade
@@ -51,8 +52,9 @@ class Chaos:
         self.notices = PrivateRedis(root, "notices")
         upgrade(self.pg.url)
         self.db = Database(self.pg.url, pool_size=2)
-        logs = root / "logs"
-        logs.mkdir()
+        # Outside pytest's temporary tree: a concurrent pytest run on the machine prunes
+        # old numbered directories there, and these logs are what explains a failure.
+        logs = Path(tempfile.mkdtemp(prefix="coffer-chaos-logs-"))
         self.stack = Stack(
             database_url=self.pg.url,
             redis_url=self.broker.url,
@@ -172,8 +174,21 @@ def _wait_until_final(
                 .join(IdempotencyRecord, IdempotencyRecord.id == Claim.idempotency_record_id)
                 .where(Claim.reward_id == reward_id)
             ).all()
-        pending = sum(1 for row in rows if row.status == "pending")
-        if pending == 0:
+        waiting = sum(1 for row in rows if row.status == "pending")
+        if waiting == 0:
             return [tuple(row) for row in rows]  # type: ignore[misc]
-        assert time.monotonic() < deadline, f"{pending} claims still pending after {timeout_s}s"
+        assert time.monotonic() < deadline, f"{waiting} claims still pending after {timeout_s}s"
         time.sleep(0.5)
+
+
+def wait_for_pending_below(chaos: Chaos, reward_id: str, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while pending(chaos, reward_id) >= count:
+        assert time.monotonic() < deadline, "the worker did not start on the backlog"
+        time.sleep(0.01)
+
+
+def pending(chaos: Chaos, reward_id: str) -> int:
+    with chaos.db.transaction() as session:
+        query = select(func.count()).where(Claim.reward_id == reward_id, Claim.status == "pending")
+        return session.scalar(query) or 0

@@ -7,6 +7,8 @@ find their way back by themselves once it is up again: none of them is restarted
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -15,6 +17,8 @@ from tests.chaos.environment import (
     Chaos,
     assert_each_accepted_claim_decided_once,
     assert_no_errors_but_503,
+    pending,
+    wait_for_pending_below,
 )
 
 pytestmark = pytest.mark.slow
@@ -57,8 +61,15 @@ def test_redis_restarted_mid_load_claims_are_still_accepted_and_all_decided(
     are still recorded and answered 202 (CONTRACT §3), then decided once Redis is back."""
     scenario = chaos.seed()
     pids = chaos.pids()
+    worker = chaos.stack.processes["worker"]
     with scenario.load(chaos.stack.base_url) as load:
         load.wait_for_decided(time.monotonic(), count=20)
+        # Redis goes while the worker is mid-drain, holding an unacknowledged message.
+        os.killpg(worker.pid, signal.SIGSTOP)
+        load.burst(300)
+        backlog = pending(chaos, scenario.reward_id)
+        os.killpg(worker.pid, signal.SIGCONT)
+        wait_for_pending_below(chaos, scenario.reward_id, backlog - 10)
         chaos.broker.stop()
         chaos.notices.stop()
         down_at = time.monotonic()

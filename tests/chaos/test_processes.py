@@ -22,6 +22,8 @@ from tests.chaos.environment import (
     Scenario,
     assert_each_accepted_claim_decided_once,
     assert_no_errors_but_503,
+    pending,
+    wait_for_pending_below,
 )
 from tests.support.receiver import Receiver
 from tests.support.stack import BIN
@@ -52,9 +54,9 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
         load.wait_for_decided(time.monotonic(), count=30)
         os.killpg(worker.pid, signal.SIGSTOP)  # hold the worker while a backlog builds
         load.burst(BACKLOG)
-        backlog = _pending(chaos, scenario.reward_id)
+        backlog = pending(chaos, scenario.reward_id)
         os.killpg(worker.pid, signal.SIGCONT)
-        _wait_for_pending_below(chaos, scenario.reward_id, backlog - 10)  # draining it now
+        wait_for_pending_below(chaos, scenario.reward_id, backlog - 10)  # draining it now
         stopping_at = utcnow()
         if sig == signal.SIGKILL:
             chaos.stack.kill("worker")  # the whole process group: pool children die too
@@ -63,7 +65,7 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
             assert took < 60, f"warm shutdown took {took:.1f}s"
         stopped_at = utcnow()
         chaos.db.dispose()  # the test's own connections may have been cut
-        left = _pending(chaos, scenario.reward_id)
+        left = pending(chaos, scenario.reward_id)
         time.sleep(2)  # claims accepted meanwhile wait in PostgreSQL and the broker
         chaos.stack.start_worker()
         load.wait_for_decided(time.monotonic(), count=20)
@@ -74,19 +76,6 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
     assert_no_errors_but_503(load)
     assert 503 not in load.statuses_between(0)
     assert_each_accepted_claim_decided_once(chaos, scenario, load)
-
-
-def _wait_for_pending_below(chaos: Chaos, reward_id: str, count: int) -> None:
-    deadline = time.monotonic() + 30
-    while _pending(chaos, reward_id) >= count:
-        assert time.monotonic() < deadline, "the worker did not start on the backlog"
-        time.sleep(0.01)
-
-
-def _pending(chaos: Chaos, reward_id: str) -> int:
-    with chaos.db.transaction() as session:
-        query = select(func.count()).where(Claim.reward_id == reward_id, Claim.status == "pending")
-        return session.scalar(query) or 0
 
 
 def _decided_between(chaos: Chaos, reward_id: str, start: datetime, end: datetime) -> int:
