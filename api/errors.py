@@ -7,9 +7,19 @@ from typing import Any
 
 from flask import Flask, Response, current_app
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core.errors import CofferError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
+from core.db import is_unavailable
+from core.errors import (
+    CofferError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 
 log = logging.getLogger("coffer.api")
 PROBLEM_JSON = "application/problem+json"
@@ -58,7 +68,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CofferError)
     def _domain(error: CofferError) -> Response:
         headers = {}
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | ServiceUnavailable):
             headers["Retry-After"] = str(error.retry_after_s)
         return problem_response(error.problem(), headers)
 
@@ -91,5 +101,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if _dependency_down(error):  # away, not a bug: 503, never 500 (CONTRACT §3)
+            log.warning("dependency unavailable: %s", type(error).__name__)
+            down = ServiceUnavailable("A service Coffer needs cannot be reached; retry shortly")
+            return problem_response(down.problem(), {"Retry-After": str(down.retry_after_s)})
         log.exception("unhandled error")
         return problem_response(CofferError("Something went wrong on our side").problem())
+
+
+def _dependency_down(error: Exception) -> bool:
+    """The database is away (or its pool saturated), or Redis is where no fallback exists."""
+    return is_unavailable(error) or isinstance(error, RedisConnectionError | RedisTimeout)

@@ -9,9 +9,9 @@ contract section, access level, the error codes a route can answer) is the
 table OPERATIONS in api/operations.py, keyed by Flask endpoint: a route without
 an entry stops the document from being built, so no route goes undocumented.
 
-An operation's access level adds 401/403/429, a request body 413, and every
-operation can answer 400 validation_error (an unknown query parameter); list
-only the other error codes it can return.
+An operation's access level adds 401/403/429 and 503 (the key is checked in the
+database), a request body 413, and every operation can answer 400 validation_error
+(an unknown query parameter); list only the other error codes it can return.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _error_codes(op: Operation) -> list[str]:
     if op.access != "public":
         # forbidden: an admin endpoint with a server key, or a participant token outside
         # its participant's reads (CONTRACT §10).
-        implied += ["unauthorized", "forbidden", "rate_limited"]
+        implied += ["unauthorized", "forbidden", "rate_limited", "service_unavailable"]
     return list(dict.fromkeys([*implied, *op.errors]))
 
 
@@ -71,7 +71,7 @@ def _error_responses(op: Operation) -> dict[str, Schema]:
     out: dict[str, Schema] = {}
     for status, codes in sorted(by_status.items()):
         headers = {"X-Request-ID": ref("X-Request-ID", "headers")}
-        if status == 429:
+        if status in (429, 503):
             headers["Retry-After"] = ref("Retry-After", "headers")
         headers |= {name: ref(name, "headers") for name in op.error_headers.get(status, ())}
         schema = {
@@ -93,7 +93,7 @@ def _error_responses(op: Operation) -> dict[str, Schema]:
 
 def _example_problem(code: str) -> Schema:
     cls = ERRORS[code]
-    detail = cls.title if code != "rate_limited" else "Retry after 1 seconds"
+    detail = {"rate_limited": "Retry after 1 seconds"}.get(code, cls.title)
     problem = Problem(type=code, code=code, title=cls.title, status=cls.status, detail=detail)
     if code == "validation_error":
         problem = problem.model_copy(

@@ -103,7 +103,7 @@ HEADERS: dict[str, Schema] = {
         "schema": {"type": "string"},
     },
     "Retry-After": {
-        "description": "Seconds until the key may send again.",
+        "description": "Seconds to wait before sending again (429: this key; 503: anyone).",
         "required": True,
         "schema": {"type": "integer", "minimum": 1},
     },
@@ -469,12 +469,17 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "ops.readyz": Operation(
         "readyz", "Dependencies reachable", "§9", "Operations", "public",
-        {200: Reply("Ready.", Readiness), 503: Reply("Not ready.", Readiness)},
-        description="Ready when the database and the broker both answer.",
+        {
+            200: Reply("Ready, or degraded (only an optional dependency is down).", Readiness),
+            503: Reply("Unavailable: the database or the broker is down.", Readiness),
+        },
+        description="Each dependency by name (database, broker, redis) with its status and "
+        "whether it is required; 503 while a required one is down.",
     ),
     "metrics.metrics": Operation(
         "metrics", "Prometheus metrics", "§9", "Operations", "public",
         {200: Reply("Prometheus text exposition.", "PrometheusText", media="text/plain")},
+        errors=("service_unavailable",),
         description="Claims by outcome, claim latency, queue depth; no ids in labels.",
     ),
     "ops.openapi": Operation(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 # SQLSTATEs that mean "try the same transaction again": serialization failure,
@@ -112,6 +113,13 @@ def is_transient(error: BaseException) -> bool:
         return sqlstate is None
     # SQLite reports lock contention as OperationalError("database is locked").
     return "database is locked" in str(error.orig)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when a request failed because the database is away or saturated right now
+    (a transient error, or no pooled connection free in time): the API answers 503
+    service_unavailable with Retry-After for these (CONTRACT §3), never 500."""
+    return isinstance(error, PoolTimeout) or is_transient(error)
 
 
 def insert_for(session: Session) -> Any:

@@ -120,6 +120,17 @@ class RateLimited(CofferError):
         self.retry_after_s = retry_after_s
 
 
+class ServiceUnavailable(CofferError):
+    """The database cannot be reached right now (CONTRACT §3): retry after `retry_after_s`
+    seconds. A retried claim with the same Idempotency-Key is answered exactly once."""
+
+    code, status, title = "service_unavailable", 503, "The service is unavailable right now"
+
+    def __init__(self, detail: str | None = None, retry_after_s: int = 2) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class WebhookEndpointNotFound(NotFound):
     title = "No such webhook endpoint"
 

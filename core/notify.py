@@ -3,7 +3,10 @@
 With Redis, the worker pushes each outcome onto a per-claim list after commit
 and the API blocks on it (BLPOP): no polling, and an outcome pushed before the
 API starts waiting is still there when it does. Without Redis the API polls
-the claim's journal row with a growing interval.
+the claim's journal row with a growing interval, and so does a wait that finds
+Redis unreachable: a storefront's claim still gets its 201 while Redis is down.
+A wait never turns a recorded claim into an error: when the database goes away
+mid-wait too, the answer is the 202 the claim already earned.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from core.claims.outcome import Outcome
-from core.db import Database
+from core.db import Database, is_transient
 from core.models import IdempotencyRecord
 
 log = logging.getLogger("coffer.notify")
@@ -40,8 +43,19 @@ class OutcomeWaiter(Protocol):
 class RedisOutcomes:
     """Publishes outcomes onto per-claim lists and waits on them."""
 
-    def __init__(self, redis: Any, *, namespace: str = "coffer") -> None:
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        blocking: Any = None,
+        fallback: PolledOutcomes | None = None,
+        namespace: str = "coffer",
+    ) -> None:
         self.redis = redis
+        # BLPOP holds its connection for the whole wait, so it gets a client whose socket
+        # timeout outlasts the longest wait (a short one would cut every long wait).
+        self.blocking = blocking if blocking is not None else redis
+        self.fallback = fallback  # polls the database when Redis cannot be reached
         self.namespace = namespace
 
     def _key(self, claim_id: str) -> str:
@@ -63,11 +77,16 @@ class RedisOutcomes:
     def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
         if timeout_s <= 0:
             return None
+        deadline = time.monotonic() + timeout_s
         try:
-            item = self.redis.blpop([self._key(claim_id)], timeout=timeout_s)
-        except Exception:
-            log.exception("waiting on Redis failed; answering 202")
-            return None
+            item = self.blocking.blpop([self._key(claim_id)], timeout=timeout_s)
+        except Exception as error:
+            if self.fallback is None:
+                log.warning("waiting on Redis failed (%s); answering 202", type(error).__name__)
+                return None
+            log.warning("waiting on Redis failed (%s); polling instead", type(error).__name__)
+            remaining = deadline - time.monotonic()
+            return self.fallback.wait(claim_id=claim_id, record_id=record_id, timeout_s=remaining)
         if item is None:
             return None
         payload = json.loads(item[1])
@@ -89,7 +108,13 @@ class PolledOutcomes:
         deadline = time.monotonic() + timeout_s
         interval = _POLL_FIRST_S
         while True:
-            notice = self.read(record_id)
+            try:
+                notice = self.read(record_id)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning("outcome poll failed (%s); answering 202", type(error).__name__)
+                return None
             remaining = deadline - time.monotonic()
             if notice is not None or remaining <= 0:
                 return notice

@@ -25,6 +25,8 @@ from core.settings import Settings, load_settings_or_exit
 from core.tokens_revocation import KeyLiveness
 from core.webhooks.dispatch import DeliveryQueue
 
+_REDIS_TIMEOUT_S = 2.0  # connect and per-command, for COFFER_REDIS_URL
+
 
 @dataclass
 class Runtime:
@@ -46,6 +48,8 @@ class Runtime:
         self.db.dispose()
         if self.redis is not None:
             self.redis.close()
+        if isinstance(self.waiter, RedisOutcomes):
+            self.waiter.blocking.close()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -57,10 +61,22 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.redis_url:
         import redis as redis_lib  # noqa: PLC0415 - only needed when configured
 
+        # Every Redis call is bounded, so a Redis that hangs (frozen, partitioned) costs a
+        # request seconds, not a thread forever: quick commands get _REDIS_TIMEOUT_S, the
+        # blocking wait for an outcome its own client, bounded by the longest claim wait.
         redis = redis_lib.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=2, health_check_interval=30
+            settings.redis_url,
+            socket_connect_timeout=_REDIS_TIMEOUT_S,
+            socket_timeout=_REDIS_TIMEOUT_S,
+            health_check_interval=30,
         )
-        notifier = RedisOutcomes(redis)
+        blocking = redis_lib.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=_REDIS_TIMEOUT_S,
+            socket_timeout=settings.claim_wait_ms / 1000 + _REDIS_TIMEOUT_S,
+            health_check_interval=30,
+        )
+        notifier = RedisOutcomes(redis, blocking=blocking, fallback=poller)
         stats = RedisClaimStats(redis)
     waker = _queue(settings, redis)
     return Runtime(settings, db, redis, notifier, poller, notifier, stats, waker, _webhooks())

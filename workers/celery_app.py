@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.signals import beat_init, setup_logging, worker_init
+from kombu.transport import redis as kombu_redis
 
 from core.logs import configure_logging
 from core.settings import Settings, get_settings, load_settings_or_exit
@@ -50,6 +51,11 @@ def configure(celery: Celery, settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_prefetch_multiplier=1,
+        # A task still running when the broker connection drops cannot be acknowledged
+        # on the dead channel: acking it there raises inside kombu and the worker exits
+        # (seen in tests/chaos). Cancel it instead; its transaction rolls back and the
+        # sweep brings its claims back, as after a kill -9 (Celery 6's default).
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_s},
@@ -60,6 +66,17 @@ def configure(celery: Celery, settings: Settings) -> Celery:
     )
     return celery
 
+
+# kombu's Redis transport puts a channel's unacknowledged messages back when the channel
+# closes. After a lost broker connection Celery 5.7 closes it twice (collect(), then
+# close()); when the first restore fails because Redis is still down, the second one
+# reads a transport already torn down, raises AttributeError and the worker exits
+# ("Unrecoverable error: 'NoneType' object has no attribute 'hostname'"), seen in
+# tests/chaos with Redis restarted under load. Coffer needs no such restore: the sweep
+# re-enqueues pending claims and stalled campaigns from the database and due webhook
+# deliveries are found by time; a message left unacknowledged is still returned after
+# the visibility timeout, and every task is idempotent (docs/resilience.md).
+kombu_redis.QoS.restore_at_shutdown = False
 
 # At import, so `celery -A workers ...` with an unusable setting stops with one line.
 configure(app, load_settings_or_exit())

@@ -51,7 +51,13 @@ class ClaimQueue:
     def _ring(self) -> bool:
         if self.redis is None:
             return True
-        return bool(self.redis.set(self.doorbell, "1", nx=True, px=DOORBELL_TTL_MS))
+        try:
+            return bool(self.redis.set(self.doorbell, "1", nx=True, px=DOORBELL_TTL_MS))
+        except Exception as error:
+            # COFFER_REDIS_URL is down but the broker may not be: send a task per claim,
+            # as without Redis, rather than leave the claim to the sweep.
+            log.warning("claims doorbell unreachable (%s); sending a drain anyway", error)
+            return True
 
     def reachable(self) -> bool:
         """True when the broker accepts a connection within two seconds (for /readyz)."""

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import text
 
 from api.openapi import DOCUMENT_PATH, document
 from api.respond import json_response
 from api.services import services
-from core.schemas import Health, Readiness, ReadinessChecks
+from core.readiness import readiness
+from core.schemas import Health
 
 bp = Blueprint("ops", __name__)
-log = logging.getLogger("coffer.api")
 
 
 @bp.get("/healthz")
@@ -23,24 +20,12 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready when the database and the broker both answer."""
-    checks = ReadinessChecks(database=_database_ok(), broker=services().runtime.waker.reachable())
-    ready = checks.database and checks.broker
-    body = Readiness(status="ready" if ready else "unavailable", checks=checks)
-    return json_response(body, 200 if ready else 503)
+    """Each dependency by name (core/readiness.py); 503 while a required one is down."""
+    body = readiness(services().runtime)
+    return json_response(body, 503 if body.status == "unavailable" else 200)
 
 
 @bp.get(DOCUMENT_PATH)
 def openapi() -> Response:
     """The OpenAPI 3.1 document describing every endpoint (api/openapi.py)."""
     return jsonify(document(current_app))
-
-
-def _database_ok() -> bool:
-    try:
-        with services().runtime.db.transaction() as session:
-            session.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        log.warning("readiness: database unreachable", exc_info=True)
-        return False

@@ -31,7 +31,7 @@ from core.schemas.claims import (
     Reversal,
 )
 from core.schemas.common import Timestamp, Wire
-from core.schemas.ops import Health, Readiness, ReadinessChecks
+from core.schemas.ops import DependencyCheck, Health, Readiness, ReadinessChecks
 from core.schemas.points import LedgerEntry, PointsCredited, PointsSummary
 from core.schemas.problems import FieldError, Problem
 from core.schemas.queries import (
@@ -77,6 +77,7 @@ __all__ = [
     "DeliveryPage",
     "DeliveryStatus",
     "DeliveryView",
+    "DependencyCheck",
     "Eligibility",
     "EventPage",
     "EventView",

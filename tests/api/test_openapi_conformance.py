@@ -1067,7 +1067,24 @@ def test_readiness_without_a_database_is_503(
     response = conf.call("GET", "/readyz", app=broken)
 
     assert response.status_code == 503
-    assert response.get_json()["checks"]["database"] is False
+    assert response.get_json()["checks"]["database"] == {"status": "down", "required": True}
+
+
+def test_every_operation_needing_the_database_is_503_without_it(
+    conf: Conformance, world: World, variant: Callable[..., Flask]
+) -> None:
+    broken = variant(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none", check_schema=False
+    )
+    for operation_id, sample in world.samples(conf).items():
+        public = operations(conf.spec)[operation_id][2]["x-coffer-access"] == "public"
+        if public and operation_id != "metrics":
+            continue
+        headers = {**world.auth(), **sample.pop("headers", {})}
+        response = conf.call(**sample, headers=headers, app=broken)
+        assert response.status_code == 503, operation_id
+        assert response.get_json()["code"] == "service_unavailable", operation_id
+        assert int(response.headers["Retry-After"]) >= 1
 
 
 # Fuzzing: generated valid and invalid requests to every operation, deterministically.
