@@ -34,11 +34,8 @@ _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 def environment(service: str) -> dict[str, str]:
     """The service's environment with `${NAME:-default}` read as its default."""
     given = COMPOSE["services"][service].get("environment", {})
-    # A name without a value is passed on from the shell only when set there: left out here.
     return {
-        name: _INTERPOLATION.sub(lambda m: m.group(2) or "", str(v))
-        for name, v in given.items()
-        if v is not None
+        name: _INTERPOLATION.sub(lambda m: m.group(2) or "", str(v)) for name, v in given.items()
     }
 
 
