@@ -190,6 +190,14 @@ def _models() -> tuple[list[type[BaseModel]], list[type[BaseModel]]]:
     return list(requests.values()), list(responses.values())
 
 
+# Fields of a patch body that refuse null (RewardPatch's validator; update_endpoint in
+# core/webhooks/endpoints.py): documented without the null variant.
+_PATCH_NOT_NULL = {
+    "RewardPatch": ("name", "type", "max_claims_per_user"),
+    "EndpointPatch": ("url", "event_types", "enabled"),
+}
+
+
 def _schemas() -> dict[str, Schema]:
     """The models' JSON Schemas: requests as they validate, responses as they serialize."""
     requests, responses = _models()
@@ -199,12 +207,13 @@ def _schemas() -> dict[str, Schema]:
         ref_template="#/components/schemas/{model}",
     )
     defs: dict[str, Schema] = schema["$defs"]
-    # A patch changes only the fields present: no defaults, and the required fields of a
-    # definition refuse null (the model's validator says so; its schema cannot).
-    for name, prop in defs["RewardPatch"]["properties"].items():
-        prop.pop("default", None)
-        if name in ("name", "type", "max_claims_per_user"):
-            prop.update(prop.pop("anyOf")[0])
+    # A patch changes only the fields present: no defaults, and the fields that cannot be
+    # cleared refuse null (the model's validator or core says so; its schema cannot).
+    for model, not_null in _PATCH_NOT_NULL.items():
+        for name, prop in defs[model]["properties"].items():
+            prop.pop("default", None)
+            if name in not_null:
+                prop.update(prop.pop("anyOf")[0])
     return {**defs, **RAW_SCHEMAS}
 
 

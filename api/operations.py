@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core import errors
+from core.idempotency import KEY_PATTERN
 from core.inputs import (
     CampaignBody,
     ClaimBody,
@@ -152,7 +153,13 @@ PARAMETERS: dict[str, Schema] = {
         "required": True,
         "description": "1-255 printable ASCII characters; a quoted structured-field string "
         '`"abc"` is the same key as `abc`. Scoped to tenant and mode; never expires.',
-        "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+        # What core.idempotency.parse_key accepts: 1-255 printable ASCII characters, or
+        # the same inside a structured-field string (quotes and backslashes escaped).
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": KEY_PATTERN,
+        },
     },
     "Prefer": {
         "name": "Prefer",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -65,14 +65,41 @@ class Database:
         self.engine.dispose()
 
 
+PREPARE_THRESHOLD = "prepare_threshold"
+
+
+def psycopg_options(url: str) -> tuple[str | URL, dict[str, Any]]:
+    """The URL without `prepare_threshold`, and that option as psycopg's connect argument.
+
+    `?prepare_threshold=none` turns psycopg's server-side prepared statements off, which
+    PgBouncer in transaction mode needs before 1.21 (docs/scaling.md); `?prepare_threshold=N`
+    prepares a statement at its Nth run on a connection (0: at once). Without the option
+    psycopg's default holds (5). Raises ValueError for any other value.
+    """
+    parsed = make_url(url)
+    raw = parsed.query.get(PREPARE_THRESHOLD)
+    if raw is None:
+        return url, {}
+    text = (raw[-1] if isinstance(raw, tuple) else raw).strip().lower()
+    if text == "none":
+        value = None
+    elif text.isascii() and text.isdigit():
+        value = int(text)
+    else:
+        raise ValueError(f"{PREPARE_THRESHOLD} must be none or a whole number, not {raw!r}")
+    return parsed.difference_update_query([PREPARE_THRESHOLD]), {"prepare_threshold": value}
+
+
 def _make_engine(url: str, *, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+    target, connect_args = psycopg_options(url)
     return create_engine(
-        url,
+        target,
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,

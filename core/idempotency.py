@@ -27,6 +27,10 @@ from core.tenants import Principal
 MAX_KEY_LENGTH = 255
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
 _SF_STRING = re.compile(r'^"((?:[^"\\]|\\["\\])*)"$')
+# The header values parse_key accepts, as a pattern the OpenAPI document publishes
+# (ECMA-262 and Python alike): 1-255 printable ASCII characters, or a structured-field
+# string holding 1-255 of them (`"` and `\\` escaped) - but not `""`, the empty key.
+KEY_PATTERN = r'^(?!""$)(?:[\x20-\x7e]{1,255}|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}")$'
 
 
 def parse_key(header: str | None) -> str:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 # alembic announces each plugin it sets up, at import, at INFO: noise in every log.
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -69,8 +70,14 @@ def check_database(url: str, *, connect_timeout_s: int = 5) -> None:
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
     from sqlalchemy.pool import NullPool  # noqa: PLC0415
 
-    connect_args = {} if url.startswith("sqlite") else {"connect_timeout": connect_timeout_s}
-    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    from core.db import psycopg_options  # noqa: PLC0415
+
+    target: Any = url
+    connect_args: dict[str, Any] = {}
+    if not url.startswith("sqlite"):
+        target, connect_args = psycopg_options(url)
+        connect_args["connect_timeout"] = connect_timeout_s
+    engine = create_engine(target, poolclass=NullPool, connect_args=connect_args)
     try:
         require_migrated(engine)
     except DBAPIError as error:

@@ -174,6 +174,10 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL") from None
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("neither PostgreSQL nor SQLite, the databases Coffer runs on")
+        if backend == "postgresql":
+            from core.db import psycopg_options  # noqa: PLC0415
+
+            psycopg_options(value)  # ?prepare_threshold= is none or a whole number
         return value
 
     @property

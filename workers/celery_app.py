@@ -62,7 +62,8 @@ def configure(celery: Celery, settings: Settings) -> Celery:
             "relay": {"task": RELAY_TASK, "schedule": settings.sweep_interval_s},
             "webhooks-due": {"task": DUE_DELIVERIES_TASK, "schedule": DUE_DELIVERIES_EVERY_S},
         },
-        beat_scheduler="celery.beat:Scheduler",  # the schedule is code; no shelve file needed
+        # The schedule is code (no shelve file); the scheduler also touches beat's heartbeat.
+        beat_scheduler="workers.heartbeat:HeartbeatScheduler",
     )
     return celery
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from core.db import psycopg_options
 from core.models import Base
 
 config = context.config
@@ -18,7 +19,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(url, poolclass=pool.NullPool)
+    target, connect_args = (url, {}) if url.startswith("sqlite") else psycopg_options(url)
+    engine = create_engine(target, poolclass=pool.NullPool, connect_args=connect_args)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from core.facts import FactType
@@ -39,6 +39,13 @@ EventLimit = Annotated[
 ]
 
 
+# Cursors Coffer issues are base64url text, and so are event ids (`after`): the pattern
+# documents that much; whether Coffer issued the cursor is checked when it is decoded.
+Cursor = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+]
+
+
 class Query(BaseModel):
     """No parameters: any one given is a 400 validation_error."""
 
@@ -61,7 +68,7 @@ class RewardsQuery(Query):
         "contract's listing.",
     )
     limit: CatalogLimit = Field(default=50, description="Entries on this page.")
-    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+    cursor: Cursor | None = Field(default=None, description="The next_cursor of the previous page.")
     participant_id: ParticipantId | None = Field(
         default=None,
         description="Give each entry this participant's `eligibility` (CONTRACT §4).",
@@ -91,7 +98,7 @@ class CampaignsQuery(Query):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE), _bounded(MAX_PAGE)] = Field(
         default=50, description="Campaigns on this page."
     )
-    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+    cursor: Cursor | None = Field(default=None, description="The next_cursor of the previous page.")
 
 
 class CampaignResultsQuery(Query):
@@ -103,7 +110,7 @@ class CampaignResultsQuery(Query):
     limit: Annotated[int, Field(ge=1, le=1000), _bounded(1000)] = Field(
         default=100, description="Results on this page."
     )
-    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+    cursor: Cursor | None = Field(default=None, description="The next_cursor of the previous page.")
 
 
 class CampaignUploadQuery(Query):
@@ -122,14 +129,14 @@ class WebhookPageQuery(Query):
     """GET /webhook-endpoints and GET /webhook-endpoints/{endpoint_id}/deliveries."""
 
     limit: WebhookLimit = Field(default=50, description="Entries on this page.")
-    cursor: str | None = Field(default=None, description="The next_cursor of the previous page.")
+    cursor: Cursor | None = Field(default=None, description="The next_cursor of the previous page.")
 
 
 class EventsQuery(Query):
     """GET /events (CONTRACT §7)."""
 
     type: FactType | None = Field(default=None, description="Only facts of this type.")
-    after: str | None = Field(
+    after: Cursor | None = Field(
         default=None,
         description="The next_cursor of the previous page (with order `asc`), or any event "
         "id (`evt_...`): facts after it.",

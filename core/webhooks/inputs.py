@@ -22,8 +22,15 @@ def _url_shape(value: str) -> str:
     return value
 
 
+# The pattern documents the shape _url_shape checks (http or https, a host, no user
+# name); whether the host resolves, and to a public address, is checked when registering.
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#].*)?$"
 Url = Annotated[
-    str, StringConstraints(min_length=1, max_length=2048), NoNul, AfterValidator(_url_shape)
+    str,
+    StringConstraints(min_length=1, max_length=2048),
+    NoNul,
+    AfterValidator(_url_shape),
+    Field(json_schema_extra={"pattern": URL_PATTERN}),
 ]
 EventType = Literal[
     "*",

@@ -20,6 +20,7 @@ from core.clock import utcnow
 from core.webhooks.ssrf import Target, UnsafeUrl, resolve
 
 RESPONSE_BODY_CAP = 1024
+ERROR_CAP = 500  # characters: the width of webhook_attempts.error
 USER_AGENT = "Coffer-Webhooks/1"
 
 
@@ -30,6 +31,12 @@ class AttemptResult:
     duration_ms: int
     response_body: str | None = None
     retry_after_s: float | None = None  # from a 429/503 answer
+
+    def __post_init__(self) -> None:
+        # Every error is kept whole up to the column's width: a refusal quotes the URL's
+        # host, which may be longer than the column (a 2,048-character URL).
+        if self.error is not None and len(self.error) > ERROR_CAP:
+            object.__setattr__(self, "error", self.error[: ERROR_CAP - 3] + "...")
 
     @property
     def ok(self) -> bool:
@@ -56,8 +63,8 @@ def post(
         except httpx.TimeoutException:
             return AttemptResult(None, f"timed out after {timeout_s:g} s", _ms(started))
         except httpx.HTTPError as error:
-            return AttemptResult(None, f"{type(error).__name__}: {error}"[:500], _ms(started))
-    return AttemptResult(None, f"ConnectError: {last_error}"[:500], _ms(started))
+            return AttemptResult(None, f"{type(error).__name__}: {error}", _ms(started))
+    return AttemptResult(None, f"ConnectError: {last_error}", _ms(started))
 
 
 def _exchange(
