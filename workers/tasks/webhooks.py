@@ -8,11 +8,23 @@ or a message from before rounds) runs its endpoint's rounds. `deliver_due`
 runs every second from beat and sends a `deliver_to` for each endpoint with
 due deliveries no task holds. No countdown or ETA is ever used: the schedule
 is each delivery's next_attempt_at in the database.
+
+Fewer messages (with Redis): an endpoint has a doorbell, a key set with NX,
+and only the sender that sets it sends a `deliver_to`; the task clears it as
+it starts, before it leases anything, so a delivery committed after that
+rings again. A delivery committed while the bell is set is seen by the task
+on its way. The key expires (DOORBELL_TTL_MS), so a lost message only delays
+the endpoint until the next ring or the periodic job. Facts written inside a
+worker task (a claim drain, a campaign chunk) are relayed by that task right
+after its commit, one broker hop fewer; the API asks the relay task.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from celery import current_task
 
 from core.clock import utcnow
 from core.metrics import delivery_stats
@@ -24,6 +36,8 @@ from core.webhooks.dispatch import (
     endpoint_of,
     queue_due_endpoints,
 )
+from core.webhooks.relay import BATCH as RELAY_BATCH
+from core.webhooks.relay import relay
 from workers.celery_app import (
     DELIVER_ENDPOINT_TASK,
     DELIVER_TASK,
@@ -34,18 +48,22 @@ from workers.celery_app import (
 
 log = logging.getLogger("coffer.webhooks")
 TIME_LIMIT_MARGIN_S = 15  # below the lease margin (core.webhooks.deliveries.LEASE_MARGIN)
+DOORBELL_TTL_MS = 2000
+RELAY_INLINE_BUDGET_S = 1.0  # a task relaying its own facts stops after this; the sweep goes on
+DOORBELL = "coffer:webhooks:endpoint-doorbell:{}"
 
 
 @app.task(name=DELIVER_ENDPOINT_TASK)
 def deliver_to(endpoint_pk: int) -> dict[str, int]:
     runtime = get_runtime()
+    _answer(runtime.redis, endpoint_pk)  # later deliveries ring again: before any lease
     done = deliver_endpoint(
         runtime.db, endpoint_pk=endpoint_pk, policy=DeliveryPolicy.from_settings(runtime.settings)
     )
     if done.outcomes:
         delivery_stats(runtime.redis).record(dict(done.outcomes))
     if done.more:
-        send_endpoints([endpoint_pk])  # the budget ran out: a successor, behind other work
+        send_endpoints([endpoint_pk], force=True)  # budget spent: a successor, behind other work
     if done.outcomes.get("failed"):
         wake_relay()  # a final failure may have appended fulfillment facts (CONTRACT §7)
     return dict(done.outcomes)
@@ -77,15 +95,35 @@ def time_limit() -> float:
     return ROUND_BUDGET_S + get_runtime().settings.webhook_timeout_s + TIME_LIMIT_MARGIN_S
 
 
-def send_endpoints(endpoint_pks: list[int]) -> None:
-    """One `deliver_to` task per endpoint; a send that fails is left to the periodic job."""
+def send_endpoints(endpoint_pks: list[int], *, force: bool = False) -> None:
+    """A `deliver_to` task per endpoint whose doorbell this rings (each one, with `force`);
+    a send that fails is left to the periodic job."""
+    redis = get_runtime().redis
     limit = time_limit()
     for pk in endpoint_pks:
         try:
-            app.send_task(DELIVER_ENDPOINT_TASK, args=(pk,), time_limit=limit)
+            if force or _ring(redis, pk):
+                app.send_task(DELIVER_ENDPOINT_TASK, args=(pk,), time_limit=limit)
         except Exception:
             log.warning("could not enqueue deliveries; the periodic job will", exc_info=True)
+            _answer(redis, pk)
             return
+
+
+def _ring(redis: Any | None, endpoint_pk: int) -> bool:
+    """True when no `deliver_to` of this endpoint is on its way (so the caller sends one)."""
+    if redis is None:
+        return True
+    return bool(redis.set(DOORBELL.format(endpoint_pk), "1", nx=True, px=DOORBELL_TTL_MS))
+
+
+def _answer(redis: Any | None, endpoint_pk: int) -> None:
+    if redis is None:
+        return
+    try:
+        redis.delete(DOORBELL.format(endpoint_pk))
+    except Exception:  # the key expires on its own
+        log.warning("could not clear an endpoint doorbell", exc_info=True)
 
 
 def send_deliveries(delivery_pks: list[int]) -> None:
@@ -100,7 +138,21 @@ def send_deliveries(delivery_pks: list[int]) -> None:
 
 
 def wake_relay() -> None:
-    """Ask for a relay after a commit that wrote facts. Never raises: the sweep is the fallback."""
+    """Relay after a commit that wrote facts. Never raises: the sweep is the fallback.
+
+    Inside a worker task the facts are relayed here and now (their first
+    attempts are then sent as tasks); elsewhere (the API) the relay task is
+    sent.
+    """
+    if current_task and current_task.request.id is not None:
+        try:
+            relayed = relay(
+                get_runtime().db, on_endpoints=send_endpoints, budget_s=RELAY_INLINE_BUDGET_S
+            )
+            if relayed < RELAY_BATCH:
+                return  # all pending facts relayed; else the relay task goes on with the rest
+        except Exception:
+            log.warning("could not relay facts after commit; sending the relay", exc_info=True)
     try:
         app.send_task(RELAY_TASK)
     except Exception:
