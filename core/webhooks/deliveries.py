@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -152,8 +153,12 @@ def finish_round(
     sent: list[Sent],
     now: datetime,
     schedule: tuple[int, ...],
+    released: Sequence[int] = (),
 ) -> dict[int, str]:
     """Log a round's attempts and decide each delivery: {pk: delivered | retrying | failed}.
+
+    `released`: deliveries leased for the round but not attempted (they did not
+    fit its window); their lease ends, nothing else changes.
 
     The attempt rows go in one statement and the delivered deliveries are
     closed in one; failures are decided one by one (each has its own attempt
@@ -163,6 +168,15 @@ def finish_round(
     """
     endpoint = session.get(WebhookEndpoint, endpoint_pk, with_for_update=True)
     assert endpoint is not None  # a foreign key
+    if released:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(released))
+            .values(sending_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    if not sent:
+        return {}
     session.execute(
         insert(WebhookAttempt),
         [

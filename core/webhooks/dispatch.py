@@ -43,7 +43,8 @@ from core.webhooks.relay import QUEUED_LEASE
 from core.webhooks.sender import CONNECTIONS, Request, Sender, process_sender, refused
 from core.webhooks.ssrf import UnsafeUrl
 
-PER_ENDPOINT_IN_FLIGHT = CONNECTIONS  # attempts of one endpoint at once: one round of one task
+PER_ENDPOINT_IN_FLIGHT = CONNECTIONS  # attempts of one endpoint at once, in one task's round
+ROUND_SIZE = 100  # deliveries leased per round (those that do not fit its window go back)
 ROUND_BUDGET_S = 2.0  # a task starts no new round after this; a successor takes over
 DUE_BATCH = 500
 
@@ -65,6 +66,7 @@ class DeliveryPolicy:
     allow_private: bool
     schedule: tuple[int, ...]
     per_endpoint: int = PER_ENDPOINT_IN_FLIGHT
+    round_size: int = ROUND_SIZE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -139,20 +141,23 @@ def deliver_endpoint(
     deadline = time.monotonic() + budget_s
     with db.transaction() as session:
         batch = lease_round(
-            session, endpoint_pk=endpoint_pk, now=utcnow(), lease=lease, limit=policy.per_endpoint
+            session, endpoint_pk=endpoint_pk, now=utcnow(), lease=lease, limit=policy.round_size
         )
     done.busy = batch is None
     while batch:
         sent = send_round(sender, batch, policy)
+        attempted = {one.delivery_pk for one in sent}
+        released = [one.delivery_pk for one in batch if one.delivery_pk not in attempted]
         with db.transaction() as session:
             now = utcnow()
             outcomes = finish_round(
-                session, endpoint_pk=endpoint_pk, sent=sent, now=now, schedule=policy.schedule
-            )
+                session, endpoint_pk=endpoint_pk, sent=sent, now=now, schedule=policy.schedule,
+                released=released,
+            )  # fmt: skip
             if time.monotonic() < deadline:
                 batch = lease_round(
                     session, endpoint_pk=endpoint_pk, now=now, lease=lease,
-                    limit=policy.per_endpoint,
+                    limit=policy.round_size,
                 )  # fmt: skip
             else:
                 batch = None
@@ -181,10 +186,13 @@ def send_round(sender: Sender, batch: list[Prepared], policy: DeliveryPolicy) ->
         )
         for one in batch
     ]
-    results = sender.post_round(target, requests, timeout_s=policy.timeout_s)
+    results = sender.post_round(
+        target, requests, timeout_s=policy.timeout_s, connections=policy.per_endpoint
+    )
     return [
         Sent(one.delivery_pk, result, attempted_at)
         for one, result in zip(batch, results, strict=True)
+        if result is not None  # not attempted: it did not fit the round's window
     ]
 
 

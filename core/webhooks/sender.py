@@ -39,6 +39,7 @@ USER_AGENT = "Coffer-Webhooks/1"
 MAX_CLIENTS = 64  # pooled clients per process (one per endpoint address), least recent evicted
 CONNECTIONS = 16  # kept-alive connections per client; also the threads sending a round
 KEEPALIVE_S = 30.0  # an idle pooled connection is closed after this
+WINDOW_SLACK_S = 0.25  # a request may start this late in a round's window (still fits a lease)
 
 
 @dataclass(frozen=True)
@@ -105,22 +106,47 @@ class Sender:
         return self.exchange(target, Request(body, headers), timeout_s=timeout_s, started=started)
 
     def post_round(
-        self, target: Target, requests: Sequence[Request], *, timeout_s: float
-    ) -> list[AttemptResult]:
-        """POST every request to the checked `target` at once (up to `connections` in parallel).
+        self,
+        target: Target,
+        requests: Sequence[Request],
+        *,
+        timeout_s: float,
+        connections: int | None = None,
+    ) -> list[AttemptResult | None]:
+        """POST the requests to the checked `target`, `connections` at a time (at most this
+        sender's), within one timeout: a request starts only while its whole timeout
+        still fits in the round's window (`timeout_s` from the start), else it is
+        None (not attempted).
 
-        All of them are under way within the same timeout, so a round takes about one
-        timeout at worst. Results come back in the order of `requests`.
+        A fast receiver so takes a whole round over a few kept-alive connections;
+        a slow one gets one request per connection, and no attempt is ever cut
+        short by the round. Results come back in the order of `requests`.
         """
-        started = time.monotonic()
-        if len(requests) == 1:
-            return [self.exchange(target, requests[0], timeout_s=timeout_s, started=started)]
-        pool = self._pool()
-        futures = [
-            pool.submit(self.exchange, target, request, timeout_s=timeout_s, started=started)
-            for request in requests
-        ]
-        return [future.result() for future in futures]
+        window_end = time.monotonic() + timeout_s
+        results: list[AttemptResult | None] = [None] * len(requests)
+        upcoming = iter(range(len(requests)))
+        taking = threading.Lock()
+
+        def lane() -> None:  # one connection's worth: the next request, while it fits
+            while True:
+                with taking:
+                    index = next(upcoming, None)
+                if index is None:
+                    return
+                begun = time.monotonic()
+                if begun + timeout_s > window_end + WINDOW_SLACK_S:
+                    return  # this and every later one: not attempted
+                results[index] = self.exchange(
+                    target, requests[index], timeout_s=timeout_s, started=begun
+                )
+
+        lanes = min(connections or self.connections, self.connections, len(requests))
+        if lanes <= 1:
+            lane()
+        else:
+            for future in [self._pool().submit(lane) for _ in range(lanes)]:
+                future.result()
+        return results
 
     def exchange(
         self, target: Target, request: Request, *, timeout_s: float, started: float

@@ -30,7 +30,9 @@ from core.webhooks.sender import Sender
 from tests.support.receiver import Answer, Receiver, new_delivery, register
 from tests.support.tenants import TestTenant
 
-POLICY = DeliveryPolicy(timeout_s=3, allow_private=True, schedule=(60, 60), per_endpoint=8)
+POLICY = DeliveryPolicy(
+    timeout_s=3, allow_private=True, schedule=(60, 60), per_endpoint=4, round_size=8
+)
 
 
 class KeepAliveServer:
@@ -196,6 +198,27 @@ def test_due_deliveries_go_out_in_rounds_each_verified_and_logged(
         )
     assert statuses == [("delivered", 1, 20)]
     assert leased == 0
+
+
+def test_a_round_starts_only_attempts_whose_timeout_fits_its_window(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    # Answers take 1 s, the timeout is 1.5 s, 2 connections: after the first two attempts
+    # a third would end past the round's window, so the round gives the rest back.
+    policy = DeliveryPolicy(
+        timeout_s=1.5, allow_private=True, schedule=(60,), per_endpoint=2, round_size=6
+    )
+    with Receiver() as receiver:
+        receiver.default = Answer(204, delay_s=1.0)
+        register(runtime.db, tenant, receiver.url, receiver)
+        pks = [new_delivery(runtime.db, tenant) for _ in range(6)]
+        endpoint_pk = endpoint_of(runtime.db, pks[0])
+        assert endpoint_pk is not None
+        done = deliver_endpoint(runtime.db, endpoint_pk=endpoint_pk, policy=policy, budget_s=30)
+        assert done.outcomes == {"delivered": 6}  # none cut short by the round
+        assert done.rounds == 3  # two per round
+        assert len(receiver.delivered()) == 6
+    assert attempts(runtime.db, endpoint_pk) == 6  # the ones given back left no attempt row
 
 
 def test_a_spent_budget_leaves_the_rest_to_a_successor(
