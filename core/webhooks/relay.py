@@ -68,15 +68,19 @@ def relay_rows(
             rows.append(_delivery(by_pk[fact_pk], endpoint, now))
     created: list[tuple[int, int]] = []
     if rows:
+        # Executemany form: one cached statement, sent as multi-row VALUES pages by
+        # SQLAlchemy (insertmanyvalues); `.values(rows)` compiled anew for every batch.
         statement = (
             insert_for(session)(WebhookDelivery.__table__)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["fact_id", "endpoint_pk"])
             .returning(WebhookDelivery.__table__.c.id, WebhookDelivery.__table__.c.endpoint_pk)
         )
-        created = [(row[0], row[1]) for row in session.connection().execute(statement)]
+        created = [(row[0], row[1]) for row in session.connection().execute(statement, rows)]
     session.execute(
-        update(Fact).where(Fact.id.in_([fact.id for fact in facts])).values(dispatched_at=now)
+        update(Fact)
+        .where(Fact.id.in_([fact.id for fact in facts]))
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)  # the facts are not read again here
     )
     return len(facts), created
 
