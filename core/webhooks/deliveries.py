@@ -12,6 +12,7 @@ receiver deduplicates on `webhook-id`.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from core.models import Fact, Reward, WebhookAttempt, WebhookDelivery, WebhookEn
 from core.webhooks.endpoints import signing_secrets
 from core.webhooks.sender import AttemptResult
 
+log = logging.getLogger("coffer.webhooks")
 LEASE_MARGIN = timedelta(seconds=30)  # beyond the HTTP timeout, before a lease is presumed dead
 MAX_RETRY_AFTER = timedelta(hours=24)  # a receiver's Retry-After is honoured up to this
 FAILING_DAYS_BEFORE_DISABLE = 5
@@ -154,11 +156,16 @@ def finish_round(
     now: datetime,
     schedule: tuple[int, ...],
     released: Sequence[int] = (),
+    leased_until: datetime | None = None,
 ) -> dict[int, str]:
     """Log a round's attempts and decide each delivery: {pk: delivered | retrying | failed}.
 
     `released`: deliveries leased for the round but not attempted (they did not
-    fit its window); their lease ends, nothing else changes.
+    fit its window); their lease ends, nothing else changes. With
+    `leased_until` (the round's lease), only deliveries still under that very
+    lease are recorded: a round that outlived its lease (a receiver trickling
+    its answer past every timeout) may have been overtaken by another holder,
+    whose attempt counts; the stale one is dropped and logged.
 
     The attempt rows go in one statement and the delivered deliveries are
     closed in one; failures are decided one by one (each has its own attempt
@@ -168,6 +175,8 @@ def finish_round(
     """
     endpoint = session.get(WebhookEndpoint, endpoint_pk, with_for_update=True)
     assert endpoint is not None  # a foreign key
+    if leased_until is not None:
+        sent, released = _still_leased(session, sent, released, leased_until)
     if released:
         session.execute(
             update(WebhookDelivery)
@@ -225,6 +234,25 @@ def finish_round(
         endpoint.failing_since = None
     _fulfil(session, endpoint, outcomes, failures, now)
     return outcomes
+
+
+def _still_leased(
+    session: Session, sent: list[Sent], released: Sequence[int], leased_until: datetime
+) -> tuple[list[Sent], list[int]]:
+    """The sent and released deliveries that are still under this round's lease."""
+    pks = [one.delivery_pk for one in sent] + list(released)
+    if not pks:
+        return sent, list(released)
+    ours = set(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.id.in_(pks), WebhookDelivery.sending_until == leased_until)
+            .with_for_update()
+        )
+    )
+    if len(ours) < len(pks):
+        log.warning("a round outlived its lease; %d attempt(s) not recorded", len(pks) - len(ours))
+    return [one for one in sent if one.delivery_pk in ours], [pk for pk in released if pk in ours]
 
 
 def _locked(session: Session, delivery_pks: list[int]) -> list[WebhookDelivery]:

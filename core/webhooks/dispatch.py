@@ -140,8 +140,9 @@ def deliver_endpoint(
     done = Delivered()
     deadline = time.monotonic() + budget_s
     with db.transaction() as session:
+        leased_at = utcnow()
         batch = lease_round(
-            session, endpoint_pk=endpoint_pk, now=utcnow(), lease=lease, limit=policy.round_size
+            session, endpoint_pk=endpoint_pk, now=leased_at, lease=lease, limit=policy.round_size
         )
     done.busy = batch is None
     while batch:
@@ -152,9 +153,10 @@ def deliver_endpoint(
             now = utcnow()
             outcomes = finish_round(
                 session, endpoint_pk=endpoint_pk, sent=sent, now=now, schedule=policy.schedule,
-                released=released,
+                released=released, leased_until=leased_at + lease,
             )  # fmt: skip
             if time.monotonic() < deadline:
+                leased_at = now
                 batch = lease_round(
                     session, endpoint_pk=endpoint_pk, now=now, lease=lease,
                     limit=policy.round_size,

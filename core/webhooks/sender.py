@@ -32,6 +32,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from core.clock import utcnow
+from core.webhooks.lanes import LANES
 from core.webhooks.ssrf import Resolver, Target, UnsafeUrl, resolve
 
 RESPONSE_BODY_CAP = 1024
@@ -237,7 +238,8 @@ class Sender:
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._threads is None:
-                self._threads = ThreadPoolExecutor(self.connections, "coffer-webhook")
+                # Enough for every lane's round at once: one slow round starves no other.
+                self._threads = ThreadPoolExecutor(self.connections * LANES, "coffer-webhook")
             return self._threads
 
 

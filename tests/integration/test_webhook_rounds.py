@@ -17,16 +17,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.clock import utcnow
 from core.db import Database
 from core.facts import append, fact
 from core.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from core.runtime import Runtime
+from core.webhooks.deliveries import Sent, finish_round, lease_round
 from core.webhooks.dispatch import DeliveryPolicy, deliver_endpoint, endpoint_of
 from core.webhooks.relay import relay
-from core.webhooks.sender import Sender
+from core.webhooks.sender import AttemptResult, Sender
 from tests.support.receiver import Answer, Receiver, new_delivery, register
 from tests.support.tenants import TestTenant
 
@@ -324,3 +325,40 @@ def _wait_for_lease(db: Database, endpoint_pk: int) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError("the slow round never leased its deliveries")
+
+
+def test_a_round_that_outlived_its_lease_records_nothing(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    with Receiver() as receiver:
+        register(runtime.db, tenant, receiver.url, receiver)
+        pk = new_delivery(runtime.db, tenant)
+        endpoint = endpoint_of(runtime.db, pk)
+        assert endpoint is not None
+        lease = timedelta(seconds=30)
+        leased_at = utcnow()
+        with runtime.db.transaction() as session:
+            (prepared,) = lease_round(
+                session, endpoint_pk=endpoint, now=leased_at, lease=lease, limit=10
+            ) or [None]
+        assert prepared is not None
+        # The lease ran out and another holder took the delivery over (a new lease).
+        with runtime.db.transaction() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == pk)
+                .values(sending_until=utcnow() + timedelta(seconds=60))
+            )
+        late = Sent(pk, AttemptResult(204, None, 40_000), leased_at)
+        with runtime.db.transaction() as session:
+            outcomes = finish_round(
+                session, endpoint_pk=endpoint, sent=[late], now=utcnow(), schedule=(60,),
+                leased_until=leased_at + lease,
+            )  # fmt: skip
+        assert outcomes == {}
+    assert attempts(runtime.db, endpoint) == 0
+    with runtime.db.transaction() as session:
+        delivery = session.get(WebhookDelivery, pk)
+        assert delivery is not None
+        assert delivery.status == "pending" and delivery.attempt_count == 0
+        assert delivery.sending_until is not None  # still the other holder's

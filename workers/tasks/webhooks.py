@@ -1,27 +1,33 @@
-"""Webhook delivery tasks: thin, the rules are in core.webhooks.
+"""Webhook delivery tasks and lanes: thin, the rules are in core.webhooks.
 
-`deliver_to` works for one endpoint: rounds of its due deliveries, sent at
-once over pooled connections, until none is due or its budget is spent (then
-it sends its successor). Only one task holds an endpoint at a time, so a slow
-endpoint never blocks the others. `deliver` (one delivery: a manual retry,
-or a message from before rounds) runs its endpoint's rounds. `deliver_due`
-runs every second from beat and sends a `deliver_to` for each endpoint with
-due deliveries no task holds. No countdown or ETA is ever used: the schedule
-is each delivery's next_attempt_at in the database.
+Deliveries go out in rounds per endpoint (core.webhooks.dispatch), started
+in one of two ways:
 
-Fewer messages (with Redis): an endpoint has a doorbell, a key set with NX,
-and only the sender that sets it sends a `deliver_to`; the task clears it as
-it starts, before it leases anything, so a delivery committed after that
-rings again. A delivery committed while the bell is set is seen by the task
-on its way. The key expires (DOORBELL_TTL_MS), so a lost message only delays
-the endpoint until the next ring or the periodic job. Facts written inside a
-worker task (a claim drain, a campaign chunk) are relayed by that task right
-after its commit, one broker hop fewer; the API asks the relay task.
+- Inside a worker task (a claim drain or campaign chunk that relays its own
+  facts right after its commit, the relay task, the periodic job), the
+  endpoints are offered to this process's delivery lanes (core.webhooks.lanes):
+  threads that run rounds beside the task, so a delivery never waits for a
+  task slot that a long drain holds.
+- Elsewhere (the API: a manual retry), as Celery tasks: `deliver` (one
+  delivery: its endpoint's rounds) and `deliver_to` (an endpoint's rounds).
+  An endpoint has a doorbell in Redis, a key set with NX, and only the
+  sender that sets it sends a `deliver_to`; the task clears it as it starts,
+  before it leases anything, so a delivery committed after that rings again.
+  The key expires (DOORBELL_TTL_MS): a lost message only delays the endpoint
+  until the next ring or the periodic job.
+
+`deliver_due` runs every second from beat and offers every endpoint with due
+deliveries no one holds. No countdown or ETA is ever used: the schedule is
+each delivery's next_attempt_at in the database, and the lease there (one
+round of one holder per endpoint) is what keeps two attempts of a delivery
+from overlapping, whichever lane, task or process runs them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from typing import Any
 
 from celery import current_task
@@ -36,6 +42,7 @@ from core.webhooks.dispatch import (
     endpoint_of,
     queue_due_endpoints,
 )
+from core.webhooks.lanes import Lanes
 from core.webhooks.relay import BATCH as RELAY_BATCH
 from core.webhooks.relay import relay
 from workers.celery_app import (
@@ -54,25 +61,51 @@ DOORBELL = "coffer:webhooks:endpoint-doorbell:{}"
 
 
 @app.task(name=DELIVER_ENDPOINT_TASK)
-def deliver_to(endpoint_pk: int) -> dict[str, int]:
+def deliver_to(endpoint_pk: int) -> bool:
+    _answer(get_runtime().redis, endpoint_pk)  # later deliveries ring again: before any lease
+    more = run_endpoint(endpoint_pk)
+    if more:
+        send_endpoints([endpoint_pk], force=True)  # budget spent: a successor, behind other work
+    return more
+
+
+def run_endpoint(endpoint_pk: int) -> bool:
+    """Rounds of one endpoint's due deliveries (core.webhooks.dispatch.deliver_endpoint), their
+    outcomes counted for /metrics; True when its budget ran out with deliveries still due."""
     runtime = get_runtime()
-    _answer(runtime.redis, endpoint_pk)  # later deliveries ring again: before any lease
     done = deliver_endpoint(
         runtime.db, endpoint_pk=endpoint_pk, policy=DeliveryPolicy.from_settings(runtime.settings)
     )
     if done.outcomes:
         delivery_stats(runtime.redis).record(dict(done.outcomes))
-    if done.more:
-        send_endpoints([endpoint_pk], force=True)  # budget spent: a successor, behind other work
     if done.outcomes.get("failed"):
         wake_relay()  # a final failure may have appended fulfillment facts (CONTRACT §7)
-    return dict(done.outcomes)
+    return done.more
+
+
+class _ProcessLanes:
+    """This worker process's delivery lanes; a forked child builds its own."""
+
+    lock = threading.Lock()
+    lanes: Lanes | None = None
+    pid: int | None = None
+
+
+def process_lanes() -> Lanes:
+    with _ProcessLanes.lock:
+        if _ProcessLanes.lanes is None or _ProcessLanes.pid != os.getpid():
+            _ProcessLanes.lanes, _ProcessLanes.pid = Lanes(run_endpoint), os.getpid()
+        return _ProcessLanes.lanes
+
+
+def _in_task() -> bool:
+    return bool(current_task and current_task.request.id is not None)
 
 
 @app.task(name=DELIVER_TASK)
-def deliver(delivery_pk: int) -> dict[str, int] | None:
+def deliver(delivery_pk: int) -> bool:
     endpoint_pk = endpoint_of(get_runtime().db, delivery_pk)
-    return None if endpoint_pk is None else deliver_to(endpoint_pk)
+    return False if endpoint_pk is None else deliver_to(endpoint_pk)
 
 
 @app.task(name=DUE_DELIVERIES_TASK)
@@ -96,8 +129,12 @@ def time_limit() -> float:
 
 
 def send_endpoints(endpoint_pks: list[int], *, force: bool = False) -> None:
-    """A `deliver_to` task per endpoint whose doorbell this rings (each one, with `force`);
-    a send that fails is left to the periodic job."""
+    """Start these endpoints' due deliveries: inside a worker task on this process's lanes,
+    elsewhere as a `deliver_to` task per endpoint whose doorbell this rings (each one, with
+    `force`). A send that fails is left to the periodic job."""
+    if _in_task():
+        process_lanes().offer(endpoint_pks)
+        return
     redis = get_runtime().redis
     limit = time_limit()
     for pk in endpoint_pks:
@@ -144,7 +181,7 @@ def wake_relay() -> None:
     attempts are then sent as tasks); elsewhere (the API) the relay task is
     sent.
     """
-    if current_task and current_task.request.id is not None:
+    if _in_task():
         try:
             relayed = relay(
                 get_runtime().db, on_endpoints=send_endpoints, budget_s=RELAY_INLINE_BUDGET_S
