@@ -1,15 +1,18 @@
 """Running deliveries: rounds of attempts per endpoint, the periodic pick-up of due ones.
 
-A delivery task works for one endpoint (`deliver_endpoint`): it leases up to
-`per_endpoint` of that endpoint's due deliveries (one round), sends them at
-once over pooled connections, records the round, and leases the next round
-in the same transaction, until nothing of the endpoint is due or its time
-budget is spent (then it asks for a successor task). Only one task holds an
-endpoint at a time, so a slow endpoint occupies one worker slot and never
-the others' deliveries. The schedule lives in the database: the periodic job
-(`queue_due`) offers every due delivery no task holds, so a lost broker
-message or a killed worker only delays an attempt, and no Celery countdown is
-ever used.
+`deliver_endpoint` works for one endpoint: it leases up to `round_size` of
+its due deliveries (a round), checks the URL's addresses, sends them over at
+most `per_endpoint` pooled connections within one timeout window, records
+the round and leases the next one in the same transaction, until nothing of
+the endpoint is due or its time budget is spent (the caller then runs it
+again, behind other work). Whoever runs it (a delivery lane or a Celery
+task, see workers.tasks.webhooks), only one round of an endpoint is in
+flight at a time, so a slow endpoint ties up one runner and never the
+others' deliveries. The schedule lives in the database: the periodic job
+(`queue_due_endpoints`) offers every endpoint with due deliveries no one
+holds, so a lost message or a killed worker only delays an attempt, and no
+Celery countdown is ever used. `attempt` makes one attempt of one delivery
+(kept for tools and tests; the workers run rounds).
 """
 
 from __future__ import annotations
