@@ -46,10 +46,13 @@ class Lanes:
         self._again: set[int] = set()
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._stopping = False
 
     def offer(self, endpoint_pks: Iterable[int]) -> None:
         """Queue these endpoints for a run (each once); never blocks on a run."""
         with self._ready:
+            if self._stopping:
+                return  # the periodic job offers them again to a process that runs on
             for pk in endpoint_pks:
                 if pk in self._running:
                     self._again.add(pk)
@@ -67,10 +70,20 @@ class Lanes:
         with self._ready:
             return not self._queue and not self._running
 
+    def stop(self, timeout_s: float) -> bool:
+        """Start no further run and wait up to `timeout_s` for the runs under way (a process
+        shutting down); True if none is left. Queued endpoints are dropped: their
+        deliveries stay due for the periodic job."""
+        with self._ready:
+            self._stopping = True
+            self._queue.clear()
+            self._queued.clear()
+            return self._ready.wait_for(lambda: not self._running, timeout_s)
+
     def _lane(self) -> None:
         while True:
             with self._ready:
-                while not self._queue:
+                while not self._queue or self._stopping:
                     self._ready.wait()
                 pk = self._queue.popleft()
                 self._queued.discard(pk)
@@ -82,6 +95,9 @@ class Lanes:
                 log.exception("a delivery lane's run failed; the periodic job will retry")
             with self._ready:
                 self._running.discard(pk)
+                self._ready.notify_all()  # a stop() may be waiting for the last run
+                if self._stopping:
+                    continue
                 if (more or pk in self._again) and pk not in self._queued:
                     self._queued.add(pk)
                     self._queue.append(pk)

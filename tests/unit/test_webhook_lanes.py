@@ -78,3 +78,26 @@ def test_a_failing_run_leaves_the_lane_alive() -> None:
     lanes.offer([2])
     wait_idle(lanes)
     assert done == [2]
+
+
+def test_stop_lets_the_run_under_way_end_and_starts_no_other() -> None:
+    ran: list[int] = []
+    release = threading.Event()
+
+    def run(pk: int) -> bool:
+        ran.append(pk)
+        release.wait(5)
+        return True  # would ask for more: a stopping lane does not run it again
+
+    lanes = Lanes(run, lanes=1)
+    lanes.offer([1, 2])
+    deadline = time.monotonic() + 5
+    while not ran and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert lanes.stop(0.05) is False  # endpoint 1's run is still under way
+    release.set()
+    assert lanes.stop(5) is True
+    lanes.offer([3])  # ignored once stopping: the periodic job offers it elsewhere
+    time.sleep(0.05)
+    assert ran == [1]
+    assert lanes.idle()

@@ -31,6 +31,7 @@ import threading
 from typing import Any
 
 from celery import current_task
+from celery.signals import worker_process_shutdown
 
 from core.clock import utcnow
 from core.metrics import delivery_stats
@@ -96,6 +97,16 @@ def process_lanes() -> Lanes:
         if _ProcessLanes.lanes is None or _ProcessLanes.pid != os.getpid():
             _ProcessLanes.lanes, _ProcessLanes.pid = Lanes(run_endpoint), os.getpid()
         return _ProcessLanes.lanes
+
+
+@worker_process_shutdown.connect
+def _finish_rounds(**_: object) -> None:
+    """A worker process shutting down (warm) lets its lanes' rounds under way end and be
+    recorded, so a restart repeats no attempt that was made; it starts no new one. A
+    hard kill leaves the leases to run out instead (the attempt is then made again)."""
+    lanes = _ProcessLanes.lanes
+    if lanes is not None and _ProcessLanes.pid == os.getpid():
+        lanes.stop(ROUND_BUDGET_S + get_runtime().settings.webhook_timeout_s)
 
 
 def _in_task() -> bool:
