@@ -1,4 +1,4 @@
-"""Prometheus metrics: claim outcomes and latency, queue depth, low-stock rewards.
+"""Prometheus metrics: claim outcomes and latency, queue depth, low stock, webhook deliveries.
 
 Labels never carry tenant, participant or reward ids (CONTRACT §9): every label
 has a fixed, small set of values, however many tenants there are, and nothing of
@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from core.claims.outcome import Outcome
 from core.clock import utcnow
 from core.db import Database
-from core.models import Claim, Inventory, Reward
+from core.models import Claim, Inventory, Reward, WebhookDelivery
 
 log = logging.getLogger("coffer.metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -47,6 +47,11 @@ CLAIM_OUTCOMES = (
     "processing_failed",
 )
 MODES = ("live", "test")
+
+# The values of `coffer_webhook_deliveries_total{outcome}`, one count per attempt made:
+# `delivered` (a 2xx: the delivery is done), `retrying` (the attempt failed and another is
+# scheduled), `failed` (the attempt failed and the schedule ran out: the delivery is failed).
+DELIVERY_OUTCOMES = ("delivered", "retrying", "failed")
 
 
 class ClaimStats(Protocol):
@@ -115,17 +120,72 @@ class RedisClaimStats:
         return outcomes, {k: int(v) for k, v in latency.items()}, total
 
 
-class CofferCollector(Collector):
-    """Reads the claim stats and the database at scrape time."""
+class DeliveryStats(Protocol):
+    def record(self, outcomes: dict[str, int]) -> None: ...
+    def snapshot(self) -> dict[str, int]: ...
 
-    def __init__(self, db: Database, stats: ClaimStats, broker_depth: Any = None) -> None:
+
+class LocalDeliveryStats:
+    """Webhook attempt outcomes counted in this process."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+
+    def record(self, outcomes: dict[str, int]) -> None:
+        self.outcomes.update(outcomes)
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self.outcomes)
+
+
+class RedisDeliveryStats:
+    """Webhook attempt outcomes in a Redis hash, shared by every API and worker process."""
+
+    def __init__(self, redis: Any, *, namespace: str = "coffer") -> None:
+        self.redis = redis
+        self.key = f"{namespace}:metrics:webhook-deliveries"
+
+    def record(self, outcomes: dict[str, int]) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for label, count in outcomes.items():
+                pipe.hincrby(self.key, label, count)
+            pipe.execute()
+        except Exception:  # metrics must never fail a round that already committed
+            log.warning("could not record webhook delivery metrics", exc_info=True)
+
+    def snapshot(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(self.key).items()}
+
+
+_LOCAL_DELIVERIES = LocalDeliveryStats()  # without Redis: this process's own counts
+
+
+def delivery_stats(redis: Any | None) -> DeliveryStats:
+    """Where webhook delivery outcomes are counted: Redis when configured, else this process
+    (right for `coffer serve`, where the API and the worker share it)."""
+    return RedisDeliveryStats(redis) if redis is not None else _LOCAL_DELIVERIES
+
+
+class CofferCollector(Collector):
+    """Reads the claim and delivery stats and the database at scrape time."""
+
+    def __init__(
+        self,
+        db: Database,
+        stats: ClaimStats,
+        broker_depth: Any = None,
+        deliveries: DeliveryStats | None = None,
+    ) -> None:
         self.db = db
         self.stats = stats
         self.broker_depth = broker_depth
+        self.deliveries = deliveries or _LOCAL_DELIVERIES
 
     def collect(self) -> Iterator[Any]:
         yield from self._claims()
         yield from self._database()
+        yield from self._deliveries()
         messages = self.broker_depth() if self.broker_depth is not None else None
         if messages is not None:
             depth = GaugeMetricFamily(
@@ -183,6 +243,30 @@ class CofferCollector(Collector):
         for mode in MODES:
             stock.add_metric([mode], low.get(mode, 0))
         yield stock
+
+    def _deliveries(self) -> Iterator[Any]:
+        counts = self.deliveries.snapshot()
+        outcomes = CounterMetricFamily(
+            "coffer_webhook_deliveries",
+            "Webhook delivery attempts, by outcome: delivered (2xx, done), retrying (failed, "
+            "another attempt is scheduled), failed (failed, the retry schedule ran out)",
+            labels=["outcome"],
+        )
+        for label in DELIVERY_OUTCOMES:
+            outcomes.add_metric([label], counts.get(label, 0))
+        yield outcomes
+        with self.db.transaction() as session:
+            pending = session.scalar(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending")  # the partial due index covers it
+            )
+        waiting = GaugeMetricFamily(
+            "coffer_webhook_deliveries_pending",
+            "Webhook deliveries not yet delivered or failed (due now or waiting for a retry)",
+        )
+        waiting.add_metric([], pending or 0)
+        yield waiting
 
 
 def bounded_outcomes(counts: dict[str, int]) -> dict[str, int]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from core.metrics import CofferCollector
+from core.metrics import CofferCollector, delivery_stats
 from core.runtime import Runtime
 
 
 def blueprint(runtime: Runtime) -> Blueprint:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CofferCollector(runtime.db, runtime.stats, runtime.waker.depth))
+    collector = CofferCollector(
+        runtime.db, runtime.stats, runtime.waker.depth, deliveries=delivery_stats(runtime.redis)
+    )
+    registry.register(collector)
     bp = Blueprint("metrics", __name__)
 
     @bp.get("/metrics")

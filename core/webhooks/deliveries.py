@@ -12,19 +12,22 @@ receiver deduplicates on `webhook-id`.
 from __future__ import annotations
 
 import json
+import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.claims import fulfillment
 from core.clock import to_wire
-from core.models import Fact, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from core.models import Fact, Reward, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from core.webhooks.endpoints import signing_secrets
 from core.webhooks.sender import AttemptResult
 
+log = logging.getLogger("coffer.webhooks")
 LEASE_MARGIN = timedelta(seconds=30)  # beyond the HTTP timeout, before a lease is presumed dead
 MAX_RETRY_AFTER = timedelta(hours=24)  # a receiver's Retry-After is honoured up to this
 FAILING_DAYS_BEFORE_DISABLE = 5
@@ -91,37 +94,222 @@ def finish_attempt(
     schedule: tuple[int, ...],
 ) -> str:
     """Log the attempt and decide: `delivered`, `retrying` (next_attempt_at set) or `failed`."""
-    delivery = session.get(WebhookDelivery, delivery_pk, with_for_update=True)
+    delivery = session.get(WebhookDelivery, delivery_pk)
     assert delivery is not None
-    endpoint = session.get(WebhookEndpoint, delivery.endpoint_pk, with_for_update=True)
-    assert endpoint is not None
-    session.add(
-        WebhookAttempt(
-            delivery_pk=delivery.id, attempted_at=attempted_at, status_code=result.status_code,
-            error=result.error, duration_ms=result.duration_ms, response_body=result.response_body,
+    sent = [Sent(delivery_pk, result, attempted_at)]
+    return finish_round(session, endpoint_pk=delivery.endpoint_pk, sent=sent, now=now,
+                        schedule=schedule)[delivery_pk]  # fmt: skip
+
+
+def lease_round(
+    session: Session, *, endpoint_pk: int, now: datetime, lease: timedelta, limit: int
+) -> list[Prepared] | None:
+    """Lease up to `limit` due deliveries of one endpoint for one round of attempts.
+
+    None when the endpoint is disabled or gone, or when another task holds
+    deliveries of it: one round of one task per endpoint at a time, so an
+    endpoint that answers slowly occupies at most one worker slot (the
+    periodic job or that task's next round takes the rest). [] when nothing
+    of it is due. Oldest due first; three statements, whatever the round's size.
+    """
+    # Locking the endpoint row makes "none in flight, then lease" one step per endpoint.
+    endpoint = session.get(WebhookEndpoint, endpoint_pk, with_for_update=True)
+    if endpoint is None or not endpoint.enabled or in_flight(session, endpoint_pk, now) > 0:
+        return None
+    rows = session.execute(
+        select(WebhookDelivery.id, Fact)
+        .join(Fact, Fact.id == WebhookDelivery.fact_id)
+        .where(WebhookDelivery.endpoint_pk == endpoint_pk, *is_free_and_due(now))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+        .with_for_update(of=WebhookDelivery, skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([pk for pk, _ in rows]))
+        .values(sending_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    secrets = signing_secrets(endpoint, now)
+    return [
+        Prepared(pk, endpoint.id, fact.event_id, endpoint.url, secrets, payload(fact))
+        for pk, fact in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One attempt made: which delivery, what came back, when it started."""
+
+    delivery_pk: int
+    result: AttemptResult
+    attempted_at: datetime
+
+
+def finish_round(
+    session: Session,
+    *,
+    endpoint_pk: int,
+    sent: list[Sent],
+    now: datetime,
+    schedule: tuple[int, ...],
+    released: Sequence[int] = (),
+    leased_until: datetime | None = None,
+) -> dict[int, str]:
+    """Log a round's attempts and decide each delivery: {pk: delivered | retrying | failed}.
+
+    `released`: deliveries leased for the round but not attempted (they did not
+    fit its window); their lease ends, nothing else changes. With
+    `leased_until` (the round's lease), only deliveries still under that very
+    lease are recorded: a round that outlived its lease (a receiver trickling
+    its answer past every timeout) may have been overtaken by another holder,
+    whose attempt counts; the stale one is dropped and logged.
+
+    The attempt rows go in one statement and the delivered deliveries are
+    closed in one; failures are decided one by one (each has its own attempt
+    count and Retry-After). The endpoint's failure streak: a 410 disables it
+    at once, as do FAILING_DAYS_BEFORE_DISABLE days without a success; any
+    success in the round ends the streak.
+    """
+    endpoint = session.get(WebhookEndpoint, endpoint_pk, with_for_update=True)
+    assert endpoint is not None  # a foreign key
+    if leased_until is not None:
+        sent, released = _still_leased(session, sent, released, leased_until)
+    if released:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(released))
+            .values(sending_until=None)
+            .execution_options(synchronize_session=False)
         )
-    )  # fmt: skip
-    delivery.sending_until = delivery.queued_until = None
-    delivery.attempt_count += 1
-    if result.ok:
-        delivery.status, delivery.finished_at, delivery.next_attempt_at = "delivered", now, None
+    if not sent:
+        return {}
+    session.execute(
+        insert(WebhookAttempt),
+        [
+            {
+                "delivery_pk": one.delivery_pk,
+                "attempted_at": one.attempted_at,
+                "status_code": one.result.status_code,
+                "error": one.result.error,
+                "duration_ms": one.result.duration_ms,
+                "response_body": one.result.response_body,
+            }
+            for one in sent
+        ],
+    )
+    outcomes: dict[int, str] = {}
+    delivered = [one.delivery_pk for one in sent if one.result.ok]
+    if delivered:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(delivered))
+            .values(
+                status="delivered",
+                finished_at=now,
+                next_attempt_at=None,
+                sending_until=None,
+                queued_until=None,
+                attempt_count=WebhookDelivery.attempt_count + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        outcomes.update(dict.fromkeys(delivered, "delivered"))
+    failures = {one.delivery_pk: one.result for one in sent if not one.result.ok}
+    for delivery in _locked(session, list(failures)):
+        result = failures[delivery.id]
+        delivery.sending_until = delivery.queued_until = None
+        delivery.attempt_count += 1
+        _count_failure(endpoint, result, now)
+        wait = next_wait(delivery.attempt_count, schedule, result.retry_after_s)
+        if wait is None:
+            delivery.status, delivery.finished_at, delivery.next_attempt_at = "failed", now, None
+            outcomes[delivery.id] = "failed"
+        else:
+            delivery.next_attempt_at = now + wait
+            outcomes[delivery.id] = "retrying"
+    if delivered:
         endpoint.failing_since = None
+    _fulfil(session, endpoint, outcomes, failures, now)
+    return outcomes
+
+
+def _still_leased(
+    session: Session, sent: list[Sent], released: Sequence[int], leased_until: datetime
+) -> tuple[list[Sent], list[int]]:
+    """The sent and released deliveries that are still under this round's lease."""
+    pks = [one.delivery_pk for one in sent] + list(released)
+    if not pks:
+        return sent, list(released)
+    ours = set(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.id.in_(pks), WebhookDelivery.sending_until == leased_until)
+            .with_for_update()
+        )
+    )
+    if len(ours) < len(pks):
+        log.warning("a round outlived its lease; %d attempt(s) not recorded", len(pks) - len(ours))
+    return [one for one in sent if one.delivery_pk in ours], [pk for pk in released if pk in ours]
+
+
+def _locked(session: Session, delivery_pks: list[int]) -> list[WebhookDelivery]:
+    if not delivery_pks:
+        return []
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(delivery_pks))
+        .order_by(WebhookDelivery.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the bulk UPDATEs left no stale copies
+    )
+    return list(session.scalars(query))
+
+
+def _fulfil(
+    session: Session,
+    endpoint: WebhookEndpoint,
+    outcomes: dict[int, str],
+    failures: dict[int, AttemptResult],
+    now: datetime,
+) -> None:
+    """Let fulfillment (CONTRACT §7) see the deliveries that ended, if this endpoint fulfils
+    any reward; one indexed look-up per round otherwise."""
+    ended = {pk: outcome for pk, outcome in outcomes.items() if outcome != "retrying"}
+    if not ended or not _fulfils(session, endpoint):
+        return
+    for delivery in _locked(session, list(ended)):
+        error = failures[delivery.id].error if delivery.id in failures else None
         fulfillment.after_delivery(
-            session, delivery=delivery, endpoint=endpoint, outcome="delivered", last_error=None,
-            now=now,
+            session, delivery=delivery, endpoint=endpoint, outcome=ended[delivery.id],
+            last_error=error, now=now,
         )  # fmt: skip
-        return "delivered"
-    _count_failure(endpoint, result, now)
-    wait = next_wait(delivery.attempt_count, schedule, result.retry_after_s)
-    if wait is None:
-        delivery.status, delivery.finished_at, delivery.next_attempt_at = "failed", now, None
-        fulfillment.after_delivery(
-            session, delivery=delivery, endpoint=endpoint, outcome="failed",
-            last_error=result.error, now=now,
-        )  # fmt: skip
-        return "failed"
-    delivery.next_attempt_at = now + wait
-    return "retrying"
+
+
+def _fulfils(session: Session, endpoint: WebhookEndpoint) -> bool:
+    """Is this endpoint any reward's fulfillment endpoint (the only case after_delivery acts)?"""
+    found = session.scalar(
+        select(Reward.id)
+        .where(
+            Reward.tenant_id == endpoint.tenant_id,
+            Reward.mode == endpoint.mode,
+            Reward.fulfillment_endpoint_id == endpoint.endpoint_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def has_due(session: Session, *, endpoint_pk: int, now: datetime) -> bool:
+    """Is a delivery of this endpoint due and free?"""
+    found = session.scalar(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.endpoint_pk == endpoint_pk, *is_free_and_due(now))
+        .limit(1)
+    )
+    return found is not None
 
 
 def next_wait(

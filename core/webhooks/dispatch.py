@@ -1,16 +1,25 @@
-"""Running deliveries: one attempt at a time per task, the periodic pick-up of due ones.
+"""Running deliveries: rounds of attempts per endpoint, the periodic pick-up of due ones.
 
-Each delivery is its own task, so a slow endpoint occupies at most
-`per_endpoint` workers (its in-flight cap) and never the deliveries queued
-behind it for other endpoints. The schedule lives in the database: the
-periodic job (`queue_due`) offers every due delivery that no task holds, so a
-lost broker message or a killed worker only delays an attempt, and no
-Celery countdown is ever used.
+`deliver_endpoint` works for one endpoint: it leases up to `round_size` of
+its due deliveries (a round), checks the URL's addresses, sends them over at
+most `per_endpoint` pooled connections within one timeout window, records
+the round and leases the next one in the same transaction, until nothing of
+the endpoint is due or its time budget is spent (the caller then runs it
+again, behind other work). Whoever runs it (a delivery lane or a Celery
+task, see workers.tasks.webhooks), only one round of an endpoint is in
+flight at a time, so a slow endpoint ties up one runner and never the
+others' deliveries. The schedule lives in the database: the periodic job
+(`queue_due_endpoints`) offers every endpoint with due deliveries no one
+holds, so a lost message or a killed worker only delays an attempt, and no
+Celery countdown is ever used. `attempt` makes one attempt of one delivery
+(kept for tools and tests; the workers run rounds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -21,11 +30,25 @@ from core.clock import utcnow
 from core.db import Database
 from core.models import WebhookDelivery, WebhookEndpoint
 from core.settings import Settings
-from core.webhooks import sender, signing
-from core.webhooks.deliveries import LEASE_MARGIN, begin_attempt, finish_attempt, is_free_and_due
+from core.webhooks import signing
+from core.webhooks.deliveries import (
+    LEASE_MARGIN,
+    Prepared,
+    Sent,
+    begin_attempt,
+    finish_attempt,
+    finish_round,
+    has_due,
+    is_free_and_due,
+    lease_round,
+)
 from core.webhooks.relay import QUEUED_LEASE
+from core.webhooks.sender import CONNECTIONS, Request, Sender, process_sender, refused
+from core.webhooks.ssrf import UnsafeUrl
 
-PER_ENDPOINT_IN_FLIGHT = 2
+PER_ENDPOINT_IN_FLIGHT = CONNECTIONS  # attempts of one endpoint at once, in one task's round
+ROUND_SIZE = 100  # deliveries leased per round (those that do not fit its window go back)
+ROUND_BUDGET_S = 2.0  # a task starts no new round after this; a successor takes over
 DUE_BATCH = 500
 
 
@@ -35,6 +58,7 @@ class DeliveryQueue(Protocol):
 
     def wake_relay(self) -> None: ...  # facts were written: relay them
     def send(self, delivery_pks: list[int]) -> None: ...  # attempt these deliveries now
+    def send_endpoints(self, endpoint_pks: list[int]) -> None: ...  # their due deliveries now
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,7 @@ class DeliveryPolicy:
     allow_private: bool
     schedule: tuple[int, ...]
     per_endpoint: int = PER_ENDPOINT_IN_FLIGHT
+    round_size: int = ROUND_SIZE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -74,7 +99,7 @@ def attempt(db: Database, *, delivery_pk: int, policy: DeliveryPolicy) -> Attemp
     headers = signing.headers(
         secrets=prepared.secrets, msg_id=prepared.event_id, at=attempted_at, body=prepared.body
     )
-    result = sender.post(
+    result = process_sender().post(
         prepared.url, body=prepared.body, headers=headers,
         timeout_s=policy.timeout_s, allow_private=policy.allow_private,
     )  # fmt: skip
@@ -86,6 +111,102 @@ def attempt(db: Database, *, delivery_pk: int, policy: DeliveryPolicy) -> Attemp
         )  # fmt: skip
         following = hand_on(session, endpoint_pk=prepared.endpoint_pk, now=now)
     return Attempted(outcome, following)
+
+
+@dataclass
+class Delivered:
+    """What one task did for an endpoint."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)  # delivered / retrying / failed
+    rounds: int = 0
+    more: bool = False  # due deliveries were left when the budget ran out: send a successor
+    busy: bool = False  # another task holds the endpoint (or it is disabled): nothing done
+
+
+def deliver_endpoint(
+    db: Database,
+    *,
+    endpoint_pk: int,
+    policy: DeliveryPolicy,
+    sender: Sender | None = None,
+    budget_s: float = ROUND_BUDGET_S,
+) -> Delivered:
+    """Rounds of attempts to one endpoint until none is due or `budget_s` is spent.
+
+    Two short transactions per round at most (lease; record + lease the next),
+    none open during HTTP. The budget must stay below LEASE_MARGIN minus the
+    task's time-limit margin (workers.tasks.webhooks) so a killed task's last
+    lease has not run out before the kill.
+    """
+    sender = sender or process_sender()
+    lease = timedelta(seconds=policy.timeout_s) + LEASE_MARGIN
+    done = Delivered()
+    deadline = time.monotonic() + budget_s
+    with db.transaction() as session:
+        leased_at = utcnow()
+        batch = lease_round(
+            session, endpoint_pk=endpoint_pk, now=leased_at, lease=lease, limit=policy.round_size
+        )
+    done.busy = batch is None
+    while batch:
+        sent = send_round(sender, batch, policy)
+        attempted = {one.delivery_pk for one in sent}
+        released = [one.delivery_pk for one in batch if one.delivery_pk not in attempted]
+        with db.transaction() as session:
+            now = utcnow()
+            outcomes = finish_round(
+                session, endpoint_pk=endpoint_pk, sent=sent, now=now, schedule=policy.schedule,
+                released=released, leased_until=leased_at + lease,
+            )  # fmt: skip
+            if time.monotonic() < deadline:
+                leased_at = now
+                batch = lease_round(
+                    session, endpoint_pk=endpoint_pk, now=now, lease=lease,
+                    limit=policy.round_size,
+                )  # fmt: skip
+            else:
+                batch = None
+                done.more = has_due(session, endpoint_pk=endpoint_pk, now=now)
+        done.rounds += 1
+        done.outcomes.update(outcomes.values())
+    return done
+
+
+def send_round(sender: Sender, batch: list[Prepared], policy: DeliveryPolicy) -> list[Sent]:
+    """Check the endpoint's URL once for the round (every attempt of it starts right after),
+    sign each body at its attempt time, and POST them all at once to the checked address."""
+    attempted_at = utcnow()
+    started = time.monotonic()
+    try:
+        target = sender.resolve(batch[0].url, allow_private=policy.allow_private)
+    except UnsafeUrl as refusal:
+        result = refused(refusal, started)
+        return [Sent(one.delivery_pk, result, attempted_at) for one in batch]
+    requests = [
+        Request(
+            one.body,
+            signing.headers(
+                secrets=one.secrets, msg_id=one.event_id, at=attempted_at, body=one.body
+            ),
+        )
+        for one in batch
+    ]
+    results = sender.post_round(
+        target, requests, timeout_s=policy.timeout_s, connections=policy.per_endpoint
+    )
+    return [
+        Sent(one.delivery_pk, result, attempted_at)
+        for one, result in zip(batch, results, strict=True)
+        if result is not None  # not attempted: it did not fit the round's window
+    ]
+
+
+def endpoint_of(db: Database, delivery_pk: int) -> int | None:
+    """The endpoint a delivery goes to (None if there is no such delivery)."""
+    with db.transaction() as session:
+        return session.scalar(
+            select(WebhookDelivery.endpoint_pk).where(WebhookDelivery.id == delivery_pk)
+        )
 
 
 def hand_on(session: Session, *, endpoint_pk: int, now: datetime) -> int | None:
@@ -117,9 +238,19 @@ def hand_on(session: Session, *, endpoint_pk: int, now: datetime) -> int | None:
 def queue_due(session: Session, *, now: datetime, per_endpoint: int) -> list[int]:
     """Due deliveries no task holds, at most `per_endpoint` per endpoint, marked queued.
 
-    The caller enqueues one task for each after commit. Rows other workers
+    The caller enqueues a task for them after commit. Rows other workers
     hold are skipped (SKIP LOCKED); the ones left over come next time.
     """
+    return [pk for pk, _ in _queue_due(session, now=now, per_endpoint=per_endpoint)]
+
+
+def queue_due_endpoints(session: Session, *, now: datetime, per_endpoint: int) -> list[int]:
+    """queue_due by endpoint: the endpoints to send one `deliver_endpoint` task each."""
+    found = _queue_due(session, now=now, per_endpoint=per_endpoint)
+    return list(dict.fromkeys(endpoint_pk for _, endpoint_pk in found))
+
+
+def _queue_due(session: Session, *, now: datetime, per_endpoint: int) -> list[tuple[int, int]]:
     ranked = (
         select(
             WebhookDelivery.id,
@@ -144,7 +275,7 @@ def queue_due(session: Session, *, now: datetime, per_endpoint: int) -> list[int
     )
     for delivery in deliveries:
         delivery.queued_until = now + QUEUED_LEASE
-    return [delivery.id for delivery in deliveries]
+    return [(delivery.id, delivery.endpoint_pk) for delivery in deliveries]
 
 
 def _not_queued(now: datetime) -> ColumnElement[bool]:

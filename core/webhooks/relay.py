@@ -33,6 +33,14 @@ QUEUED_LEASE = timedelta(seconds=15)  # a queued delivery task this old is presu
 
 def relay_batch(session: Session, *, now: datetime, limit: int = BATCH) -> tuple[int, list[int]]:
     """Relay up to `limit` facts in the caller's transaction: (facts relayed, new delivery pks)."""
+    count, created = relay_rows(session, now=now, limit=limit)
+    return count, [delivery_pk for delivery_pk, _ in created]
+
+
+def relay_rows(
+    session: Session, *, now: datetime, limit: int = BATCH
+) -> tuple[int, list[tuple[int, int]]]:
+    """relay_batch, with each new delivery as (delivery pk, endpoint pk)."""
     facts = list(
         session.scalars(
             select(Fact)
@@ -58,37 +66,48 @@ def relay_batch(session: Session, *, now: datetime, limit: int = BATCH) -> tuple
     for fact_pk, endpoint in fulfillment.endpoints_of(session, facts).items():
         if (fact_pk, endpoint.id) not in planned:
             rows.append(_delivery(by_pk[fact_pk], endpoint, now))
-    created: list[int] = []
+    created: list[tuple[int, int]] = []
     if rows:
+        # Executemany form: one cached statement, sent as multi-row VALUES pages by
+        # SQLAlchemy (insertmanyvalues); `.values(rows)` compiled anew for every batch.
         statement = (
             insert_for(session)(WebhookDelivery.__table__)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["fact_id", "endpoint_pk"])
-            .returning(WebhookDelivery.__table__.c.id)
+            .returning(WebhookDelivery.__table__.c.id, WebhookDelivery.__table__.c.endpoint_pk)
         )
-        created = list(session.connection().execute(statement).scalars())
+        created = [(row[0], row[1]) for row in session.connection().execute(statement, rows)]
     session.execute(
-        update(Fact).where(Fact.id.in_([fact.id for fact in facts])).values(dispatched_at=now)
+        update(Fact)
+        .where(Fact.id.in_([fact.id for fact in facts]))
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)  # the facts are not read again here
     )
     return len(facts), created
 
 
 def relay(
-    db: Database, *, on_committed: Callable[[list[int]], None], budget_s: float = 10.0
+    db: Database,
+    *,
+    on_committed: Callable[[list[int]], None] | None = None,
+    on_endpoints: Callable[[list[int]], None] | None = None,
+    budget_s: float = 10.0,
 ) -> int:
     """Relay batch after batch until none is pending or the budget is spent; returns facts relayed.
 
-    `on_committed` receives each batch's new delivery pks after its commit
-    (to enqueue their first attempt at once).
+    After each batch's commit, `on_committed` receives its new delivery pks and
+    `on_endpoints` the endpoints they go to, each once (to start their first
+    attempts at once: one task per endpoint).
     """
     relayed = 0
     deadline = time.monotonic() + budget_s
     while time.monotonic() < deadline:
         with db.transaction() as session:
-            count, created = relay_batch(session, now=utcnow())
+            count, created = relay_rows(session, now=utcnow())
         relayed += count
-        if created:
-            on_committed(created)
+        if created and on_committed is not None:
+            on_committed([delivery_pk for delivery_pk, _ in created])
+        if created and on_endpoints is not None:
+            on_endpoints(list(dict.fromkeys(endpoint_pk for _, endpoint_pk in created)))
         if count < BATCH:
             break
     return relayed

@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 ALLOWED_SCHEMES = ("http", "https")
+
+# socket.getaddrinfo's shape; a seam so tests can answer for a name without a DNS server.
+Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
 class UnsafeUrl(ValueError):
@@ -48,12 +53,17 @@ def parse(url: str) -> httpx.URL:
     return parsed
 
 
-def resolve(url: str, *, allow_private: bool) -> Target:
-    """Parse and resolve `url`; UnsafeUrl unless every address is global (or private is allowed)."""
+def resolve(url: str, *, allow_private: bool, getaddrinfo: Resolver | None = None) -> Target:
+    """Parse and resolve `url`; UnsafeUrl unless every address is global (or private is allowed).
+
+    `getaddrinfo` defaults to the system resolver (socket.getaddrinfo, looked up at
+    each call).
+    """
     parsed = parse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    lookup = getaddrinfo or socket.getaddrinfo
     try:
-        infos = socket.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
+        infos = lookup(parsed.host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise UnsafeUrl(f"host {parsed.host!r} does not resolve") from error
     addresses = [str(info[4][0]) for info in infos]

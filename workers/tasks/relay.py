@@ -10,9 +10,9 @@ from __future__ import annotations
 from core.runtime import get_runtime
 from core.webhooks.relay import relay
 from workers.celery_app import RELAY_TASK, app
-from workers.tasks.webhooks import send_deliveries
+from workers.tasks.webhooks import send_endpoints
 
 
 @app.task(name=RELAY_TASK)
 def relay_facts() -> int:
-    return relay(get_runtime().db, on_committed=send_deliveries)
+    return relay(get_runtime().db, on_endpoints=send_endpoints)
