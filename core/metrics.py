@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from core.claims.outcome import Outcome
 from core.clock import utcnow
 from core.db import Database
-from core.models import Claim, Inventory, Reward, WebhookDelivery
+from core.models import Campaign, Claim, Inventory, Reward, WebhookDelivery
 
 log = logging.getLogger("coffer.metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -232,6 +232,20 @@ class CofferCollector(Collector):
                     .group_by(Reward.mode)
                 ).all()
             )
+            # The counts are kept exact per campaign (CONTRACT §8): no scan of its items.
+            campaign_items = session.scalar(
+                select(
+                    func.coalesce(
+                        func.sum(Campaign.total - Campaign.succeeded - Campaign.failed), 0
+                    )
+                ).where(Campaign.status == "running")
+            )
+        items = GaugeMetricFamily(
+            "coffer_campaign_items_pending",
+            "Participants of running campaigns whose claim is not decided yet",
+        )
+        items.add_metric([], int(campaign_items or 0))
+        yield items
         queue = GaugeMetricFamily("coffer_claims_pending", "Claims accepted and not yet decided")
         queue.add_metric([], pending or 0)
         yield queue

@@ -187,3 +187,25 @@ def test_results_are_paged_in_upload_order_and_filtered_by_status(
     ]
     assert_problem(admin.get(f"/campaigns/{created}/results?cursor=bogus"), 400, "validation_error")
     assert_problem(admin.get(f"/campaigns/{created}/results?status=won"), 400, "validation_error")
+
+
+def _items_pending(admin: Caller) -> float:
+    text = admin.client.get("/metrics").get_data(as_text=True)
+    [line] = [x for x in text.splitlines() if x.startswith("coffer_campaign_items_pending ")]
+    return float(line.split()[1])
+
+
+def test_metrics_count_the_participants_of_running_campaigns_not_yet_decided(
+    runtime: Runtime, admin: Caller, reward: dict[str, Any]
+) -> None:
+    before = _items_pending(admin)
+    response = admin.post(
+        "/campaigns",
+        {"reward_id": reward["id"], "participant_ids": ["m1", "m2", "m3"]},
+        headers={"Idempotency-Key": new_id("key")},
+    )
+    assert response.status_code == 202
+    assert _items_pending(admin) == before + 3  # CONTRACT §9: campaign items pending
+
+    run(runtime, response.json["campaign_id"])
+    assert _items_pending(admin) == before
