@@ -343,3 +343,42 @@ def test_metrics_count_deliveries_by_outcome_without_ids(
     assert series and not any(
         endpoint_id in line or reward_id in line or "tenant" in line for line in series
     )
+
+
+def test_a_webhook_backlog_does_not_hold_up_storefront_claims(
+    hook_stack: tuple[Stack, Database], receiver: Receiver
+) -> None:
+    """Deliveries to slow and failing endpoints pile up; a storefront's sync claims are still
+    decided within the wait (201), since rounds run on the delivery lanes, not in the task
+    slots claims are drained in."""
+    api, reward_id, _ = setup(hook_stack, receiver, codes=200)
+    with Receiver() as slow, Receiver() as failing:
+        slow.default = Answer(204, delay_s=2.5)
+        failing.default = Answer(500)
+        for sink in (slow, failing):
+            made = api.post("/webhook-endpoints", {"url": sink.url, "event_types": ["*"]})
+            assert made.status_code == 201, made.text
+            sink.secrets.append(made.json()["secret"])
+        backlog = claim_all(api, reward_id, 120, prefer="respond-async")
+        assert len(backlog) == 120
+        deadline = time.monotonic() + 20
+        while pending_deliveries(hook_stack[1]) < 100 and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the drains have written the facts: a backlog is due
+        assert pending_deliveries(hook_stack[1]) >= 100
+        waits = []
+        for i in range(5):
+            started = time.monotonic()
+            response = api.claim(reward_id, f"shopper-{i}")
+            waits.append(time.monotonic() - started)
+            assert response.status_code == 201, response.text
+        assert max(waits) < 4.0, f"sync claims waited {waits}"
+        slow.wait_for(1, timeout_s=30)  # and the backlog is being delivered meanwhile
+
+
+def pending_deliveries(db: Database) -> int:
+    with db.engine.connect() as connection:
+        return int(
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
+            ).scalar_one()
+        )
