@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Browser
 from werkzeug.serving import make_server
-
-from tests.support.browser import launch
 
 # Runs before any page script; the policy does not apply to it. Every violation lands here.
 RECORD_VIOLATIONS = """
@@ -38,15 +37,14 @@ def base_url(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser_page(base_url: str) -> Iterator[tuple[Any, list[str]]]:
-    browsers = launch()
-    page = next(browsers).new_page()
+def browser_page(browser: Browser, base_url: str) -> Iterator[tuple[Any, list[str]]]:
+    page = browser.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
     page.add_init_script(RECORD_VIOLATIONS)
     page.goto(f"{base_url}/docs", wait_until="networkidle")
     yield page, console
-    browsers.close()  # the launcher's cleanup closes Chromium
+    page.close()
 
 
 def test_docs_renders_every_operation_under_the_policy_without_violations(

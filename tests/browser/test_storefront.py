@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 
 from core.db import Database
 from core.migrate import upgrade
-from tests.support.browser import launch, shoot
+from tests.support.browser import shoot
 from tests.support.client import Api
 from tests.support.services import fresh_database, private_redis_db
 from tests.support.stack import Stack, free_port
@@ -150,11 +150,6 @@ def shop(scene: Scene) -> Iterator[str]:
 def foreign_shop(scene: Scene) -> Iterator[str]:
     """The same storefront on an origin Coffer's COFFER_CORS_ORIGINS does not list."""
     yield from serve(storefront_app(scene), free_port())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch()
 
 
 def new_context(browser: Browser) -> BrowserContext:

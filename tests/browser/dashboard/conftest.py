@@ -19,7 +19,7 @@ from tests.support.tenants import TestTenant, make_tenant
 WAIT_MS = 20_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped before the suites after the browser tests
 def dash_db() -> Iterator[Database]:
     with fresh_database("dash") as url:
         upgrade(url)
@@ -28,7 +28,7 @@ def dash_db() -> Iterator[Database]:
         db.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dash_stack(dash_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack for every dashboard test. Webhooks may go to 127.0.0.1 (the test receiver)
     and a failing delivery gets one retry after 1 s, then is `failed`."""
@@ -48,11 +48,6 @@ def dash_stack(dash_db: Database, tmp_path_factory: pytest.TempPathFactory) -> I
             yield running
         finally:
             running.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    yield from chromium.launch()
 
 
 @pytest.fixture
