@@ -7,11 +7,12 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from api import wire
+from api import cors, wire
 from api.errors import register_error_handlers
 from api.query import check_query
 from api.ratelimit import RateLimiter
 from api.routes import (
+    admin,
     campaigns,
     claims,
     docs,
@@ -52,12 +53,14 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
     app.after_request(_echo_request_id)
     wire.install(app)  # paths taken as sent, bodies held to the limit (docs/inputs.md)
     register_error_handlers(app)
+    cors.install(app, settings.cors_origins)  # participant reads only (CONTRACT §10)
     for blueprint in (
         rewards.bp, claims.bp, participants.bp, campaigns.bp, webhooks.bp, events.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(metrics.blueprint(runtime))
     app.before_request(check_query)  # unknown query parameters are a 400 on every endpoint
     return app

@@ -58,9 +58,9 @@ def _error_codes(op: Operation) -> list[str]:
     if op.body is not None:
         implied.append("payload_too_large")
     if op.access != "public":
-        implied += ["unauthorized", "rate_limited"]
-    if op.access == "admin":
-        implied.append("forbidden")
+        # forbidden: an admin endpoint with a server key, or a participant token outside
+        # its participant's reads (CONTRACT §10).
+        implied += ["unauthorized", "forbidden", "rate_limited"]
     return list(dict.fromkeys([*implied, *op.errors]))
 
 
@@ -134,10 +134,19 @@ def _query_parameters(view: Any) -> list[Schema]:
     return out
 
 
+_SECURITY: dict[str, list[Schema]] = {
+    "public": [],
+    "server": [{"bearerAuth": []}],
+    "participant": [{"bearerAuth": []}, {"participantToken": []}],
+    "admin": [{"bearerAuth": []}],
+}
+
+
 def _operation(op: Operation, path_args: list[str], view: Any) -> Schema:
     access_note = {
         "public": "No key needed.",
         "server": "A server or admin key.",
+        "participant": "A server or admin key, or a participant token for this participant.",
         "admin": "An admin key; a server key is `403 forbidden`.",
     }[op.access]
     section = f"Contract: {op.section} {SECTIONS[op.section]}."
@@ -151,7 +160,7 @@ def _operation(op: Operation, path_args: list[str], view: Any) -> Schema:
             *_query_parameters(view),
             *(ref(name, "parameters") for name in (*op.headers, "RequestId")),
         ],
-        "security": [] if op.access == "public" else [{"bearerAuth": []}],
+        "security": _SECURITY[op.access],
         "x-coffer-access": op.access,
         "x-coffer-contract-section": op.section,
         "responses": {
@@ -161,7 +170,7 @@ def _operation(op: Operation, path_args: list[str], view: Any) -> Schema:
     }
     if op.body is not None:
         out["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {media: {"schema": _schema_ref(s)} for media, s in op.body.items()},
         }
     return out
@@ -257,7 +266,15 @@ def build(app: Flask) -> dict[str, Any]:
                     "bearerFormat": "ck_live_... or ck_test_...",
                     "description": "A tenant's API key; its mode (live or test) picks the "
                     "rows it sees, its scope (server or admin) what it may do.",
-                }
+                },
+                "participantToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "cpt_...",
+                    "description": "A participant token (POST /participants/{participant_id}/"
+                    "tokens): reads only that participant's rewards and points, until it "
+                    "expires or the key that issued it is revoked (CONTRACT §10).",
+                },
             },
         },
     }

@@ -38,6 +38,7 @@ from core.schemas import (
     EventPage,
     Health,
     ParticipantRewards,
+    ParticipantToken,
     PointsCredited,
     PointsSummary,
     Readiness,
@@ -47,6 +48,7 @@ from core.schemas import (
     WebhookEndpointView,
     WebhookEndpointWithSecret,
 )
+from core.tokens import TokenRequest
 from core.webhooks.inputs import EndpointCreate, EndpointPatch
 
 JSON = "application/json"
@@ -205,6 +207,8 @@ SECTIONS = {
     "§7": "Facts, fulfillment and webhooks",
     "§8": "Campaigns (batch gifting)",
     "§9": "Operations",
+    "§10": "Clients",
+    "§11": "Admin dashboard",
 }
 
 
@@ -222,8 +226,10 @@ class Reply:
 class Operation:
     """What the code cannot tell about an endpoint.
 
-    `access` is public (no key), server (server or admin key) or admin;
-    `section` is the CONTRACT.md section that specifies it.
+    `access` is public (no key), server (server or admin key), participant (server or
+    admin key, or a participant token for that participant) or admin; `section` is the
+    CONTRACT.md section that specifies it. `body_required` is false where an empty body
+    takes every default.
     """
 
     operation_id: str
@@ -237,6 +243,7 @@ class Operation:
     headers: tuple[str, ...] = ()  # header parameters, names in PARAMETERS
     description: str = ""
     error_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)  # status -> names
+    body_required: bool = True
 
 
 CLAIM_HEADERS = ("Idempotent-Replayed", "Preference-Applied")
@@ -352,16 +359,27 @@ OPERATIONS: dict[str, Operation] = {
         "answer with `Idempotent-Replayed: true`).",
     ),
     "participants.balance": Operation(
-        "getPoints", "Read a participant's points", "§5", "Participants", "server",
+        "getPoints", "Read a participant's points", "§5", "Participants", "participant",
         {200: Reply("Balance and ledger.", PointsSummary)},
         description="The balance and the newest 1,000 ledger entries, newest first; an "
         "unknown participant has balance 0 and no entries (200, not 404).",
     ),
     "participants.rewards": Operation(
         "getParticipantRewards", "List a participant's claimed rewards", "§6", "Participants",
-        "server", {200: Reply("The participant's claims.", ParticipantRewards)},
+        "participant", {200: Reply("The participant's claims.", ParticipantRewards)},
         description="Every claim the participant holds, newest first (the newest 1,000; "
         "`total_claimed` counts all); none for an unknown participant.",
+    ),
+    "participants.issue_token": Operation(
+        "issueParticipantToken", "Issue a participant token", "§10", "Participants", "server",
+        {201: Reply("The token and when it expires.", ParticipantToken)},
+        body={JSON: TokenRequest}, body_required=False,
+        description="A short-lived `cpt_` token a storefront hands to the participant's "
+        "browser: it may only GET this participant's rewards and points, in the key's tenant "
+        "and mode, with no Origin or from an origin in COFFER_CORS_ORIGINS (anything else is "
+        "403 forbidden; expired or tampered, 401). `ttl_seconds` is 60 to 86400, default 3600; "
+        "an empty body takes the default. Verified without a database read; a token stops "
+        "working when the key that issued it is revoked (docs/clients.md gives the bound).",
     ),
     "webhooks.create": Operation(
         "createWebhookEndpoint", "Register a webhook endpoint", "§7", "Webhooks", "admin",
@@ -454,6 +472,13 @@ OPERATIONS: dict[str, Operation] = {
         {200: Reply("Swagger UI over this document.", "HtmlPage", media="text/html")},
         description="Works without internet access: every asset is served from this origin.",
     ),
+    "admin.page": Operation(
+        "adminDashboard", "Admin dashboard", "§11", "Operations", "public",
+        {200: Reply("The dashboard's page; it asks for an admin key.", "HtmlPage",
+                    media="text/html")},
+        description="Every call it makes is a public API call with the admin key the person "
+        "enters (kept in the browser session only); its files are served from this origin.",
+    ),
     "campaigns.create": Operation(
         "createCampaign", "Gift a reward to a list of participants", "§8", "Campaigns",
         "admin",
@@ -503,4 +528,4 @@ OPERATIONS: dict[str, Operation] = {
         "decided ones stay. Appends `campaign.completed`.",
     ),
 }  # fmt: skip
-UNDOCUMENTED = frozenset({"docs.asset"})  # the files of the /docs page
+UNDOCUMENTED = frozenset({"docs.asset", "admin.asset"})  # the files of /docs and /admin

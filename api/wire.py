@@ -94,6 +94,11 @@ def drop_content_type_without_content(response: Response) -> Response:
         response.set_data(b"")
         response.headers.pop("Content-Length", None)
         response.headers.pop("Content-Type", None)
-    elif not response.is_streamed and request.method != "HEAD" and not response.get_data():
+    elif (
+        not response.direct_passthrough  # a file sent as is (waitress): its body stays unread
+        and not response.is_streamed
+        and request.method != "HEAD"
+        and not response.get_data()
+    ):
         response.headers.pop("Content-Type", None)
     return response

@@ -182,12 +182,16 @@ def keys_revoke(prefix: str) -> None:
     """Revoke a key by its prefix (e.g. ck_live_a1B2c3D4); effective on its next request."""
     from core.errors import NotFound  # noqa: PLC0415
     from core.tenants import revoke_key  # noqa: PLC0415
+    from core.tokens_revocation import announce_revoked, key_ids_with_prefix  # noqa: PLC0415
 
+    runtime = _prepare_database()
     try:
-        with _prepare_database().db.transaction() as session:
+        with runtime.db.transaction() as session:
             revoke_key(session, prefix=prefix)
     except NotFound as error:
         raise click.ClickException(error.detail) from error
+    # After the commit: the participant tokens the key issued stop at once (docs/clients.md).
+    announce_revoked(runtime.redis, key_ids_with_prefix(runtime.db, prefix))
     click.echo(f"revoked {prefix}")
 
 

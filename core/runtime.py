@@ -18,9 +18,11 @@ from core.claims.accept import KnownRewards
 from core.claims.failures import SetAside
 from core.claims.service import Waker
 from core.db import Database
+from core.instance_secret import SecretHolder
 from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
 from core.settings import Settings, load_settings_or_exit
+from core.tokens_revocation import KeyLiveness
 from core.webhooks.dispatch import DeliveryQueue
 
 
@@ -37,6 +39,8 @@ class Runtime:
     webhooks: DeliveryQueue  # relays facts and sends delivery attempts after commit
     known_rewards: KnownRewards = field(default_factory=KnownRewards)
     set_aside: SetAside = field(default_factory=SetAside)
+    secrets: SecretHolder = field(default_factory=SecretHolder)  # core/instance_secret.py
+    key_liveness: KeyLiveness = field(default_factory=KeyLiveness)  # core/tokens_revocation.py
 
     def close(self) -> None:
         self.db.dispose()

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -26,6 +26,7 @@ _REDIS_SCHEMES = ("redis", "rediss", "unix")
 # Exit status of a process that refuses to start. 3 is gunicorn's "worker failed to
 # boot": a gunicorn worker exiting with it makes the master stop instead of respawning.
 EXIT_REFUSED = 3
+SECRET_KEY_MIN_BYTES = 32  # HKDF input keying material: at least SHA-256's output size
 
 # The form each variable is read in, as the one-line error states it (CONTRACT §1).
 EXPECTED_FORM: dict[str, str] = {
@@ -42,6 +43,8 @@ EXPECTED_FORM: dict[str, str] = {
     "claim_batch_size": "a whole number from 1 to 5000, e.g. 200",
     "claim_max_attempts": "a whole number, at least 1, e.g. 10",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    "secret_key": "at least 32 bytes of random text, e.g. the output of "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
     "cors_origins": (
         "comma-separated origins scheme://host[:port], "
         "e.g. https://shop.example.com,http://localhost:3000"
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
     claim_max_attempts: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # The instance secret (core/instance_secret.py); unset: one generated and kept in the
+    # database. Set it in production so a database dump alone reveals no derived key.
+    secret_key: SecretStr | None = None
 
     @field_validator("webhook_allow_private", mode="before")
     @classmethod
@@ -98,6 +104,19 @@ class Settings(BaseSettings):
     def _parse_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(_origin(part.strip()) for part in value.split(",") if value.strip())
+        return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # As for the URLs below: `COFFER_SECRET_KEY=` in a compose file means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < SECRET_KEY_MIN_BYTES:
+            raise ValueError(f"shorter than {SECRET_KEY_MIN_BYTES} bytes")
         return value
 
     @field_validator("broker_url", "redis_url", mode="before")
@@ -207,7 +226,12 @@ def settings_error_lines(error: ValidationError) -> list[str]:
             continue
         problem = str(item["msg"]).removeprefix("Value error, ")
         problem = problem[:1].lower() + problem[1:]
-        shown = _shown(item.get("input"))
+        # A secret is never echoed, not even a too-short one: say only how long it was.
+        shown = (
+            f"<hidden, {len(str(item.get('input', '')).encode())} bytes>"
+            if field == "secret_key"
+            else _shown(item.get("input"))
+        )
         form = EXPECTED_FORM.get(field, "see CONTRACT.md §1")
         lines[field] = f"COFFER_{field.upper()}={shown}: {problem} (expected: {form})"
     return list(lines.values())

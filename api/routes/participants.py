@@ -1,4 +1,4 @@
-"""Participants: points and claimed rewards."""
+"""Participants: points, claimed rewards and participant tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from api.bodies import json_body, participant_id_from
 from api.query import query_args, takes_query
 from api.respond import json_response, stored_response
 from api.services import services
-from core import points
+from core import points, tokens
 from core.claims.queries import participant_rewards
 from core.idempotency import fingerprint, parse_key
 from core.inputs import PointsCredit
@@ -64,3 +64,17 @@ def rewards(participant_id: str) -> Response:
             include_reversed=query.include == "reversed",
         )
     return json_response(ParticipantRewards.model_validate(held))
+
+
+@bp.post("/participants/<path:participant_id>/tokens")
+def issue_token(participant_id: str) -> Response:
+    """A participant token (CONTRACT §10); an empty body takes every default."""
+    body = json_body(tokens.TokenRequest) if request.get_data(cache=True).strip() else None
+    granted = tokens.grant_token(
+        services().runtime,
+        principal=principal(),
+        participant_id=_checked(participant_id),
+        ttl_seconds=(body or tokens.TokenRequest()).ttl_seconds,
+    )
+    # A credential: no cache between the storefront's backend and Coffer may keep it.
+    return json_response(granted, 201, {"Cache-Control": "no-store"})

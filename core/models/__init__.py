@@ -6,6 +6,7 @@ from core.models.catalog import REWARD_TYPES, Inventory, ReturnedCode, Reward, R
 from core.models.claims import CLAIM_STATUSES, Claim, ClaimReversal
 from core.models.facts import Fact
 from core.models.idempotency import JOURNAL_KINDS, IdempotencyRecord
+from core.models.instance_secrets import InstanceSecret
 from core.models.points import LedgerEntry, Participant
 from core.models.tenants import ApiKey, Tenant
 from core.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -22,6 +23,7 @@ __all__ = [
     "ClaimReversal",
     "Fact",
     "IdempotencyRecord",
+    "InstanceSecret",
     "Inventory",
     "LedgerEntry",
     "Participant",

@@ -44,6 +44,7 @@ from core.schemas.queries import (
     RewardsQuery,
     WebhookPageQuery,
 )
+from core.schemas.tokens import ParticipantToken
 from core.schemas.webhooks import (
     DeliveryAttempt,
     DeliveryPage,
@@ -86,6 +87,7 @@ __all__ = [
     "LedgerEntry",
     "ParticipantRewards",
     "ParticipantRewardsQuery",
+    "ParticipantToken",
     "PointsCredited",
     "PointsSummary",
     "Problem",

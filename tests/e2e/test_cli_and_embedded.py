@@ -155,6 +155,12 @@ def test_coffer_serve_runs_the_demo_on_the_embedded_default(tmp_path: Path) -> N
         assert redeem_coupon(api, "user_42", tote, "1004") == {"ok": False, "reason": "low_balance"}
         generated = api.claim(catalog["rewards"][1]["id"], "user_42")
         assert generated.status_code == 201 and generated.json()["code_value"].startswith("SHIP-")
+
+        # The reference pages' files, sent as files by waitress (once a 500 here).
+        for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "docs-init.js"):
+            served = requests.get(f"http://127.0.0.1:{port}/docs/assets/{asset}", timeout=10)
+            assert served.status_code == 200, asset
+            assert len(served.content) > 100 and "Content-Type" in served.headers
     finally:
         server.terminate()
         server.wait(timeout=30)

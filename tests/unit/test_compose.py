@@ -48,6 +48,14 @@ def test_every_contract_setting_reaches_each_coffer_service(service: str) -> Non
     assert set(settings) <= set(environment(service))
 
 
+@pytest.mark.parametrize("service", COFFER_SERVICES)
+def test_the_instance_secret_setting_reaches_each_coffer_service_unset_by_default(
+    service: str,
+) -> None:
+    # Not in CONTRACT §1's table: a setting every helper agreed on (core/instance_secret.py).
+    assert environment(service)["COFFER_SECRET_KEY"] == ""  # empty: unset, kept in the database
+
+
 @pytest.fixture(scope="module")
 def compose_env() -> Iterator[dict[str, str]]:
     """The compose file's environment, addresses moved from containers to this test's."""

@@ -1,0 +1,75 @@
+"""Participant: look one up, credit points, see the claim with its fulfillment status,
+reverse it with a restock after a confirmation, and see balance and stock change."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.support import browser as chromium
+from tests.support.client import Api
+
+
+def test_credit_points_then_reverse_a_claim_with_restock(signed_in: Page, api: Api) -> None:
+    reward = api.create_reward(name="Cinema Ticket", type="digital", points_cost=300)
+    api.upload(reward["id"], ["CINE-1", "CINE-2", "CINE-3"])
+    page = signed_in
+    page.get_by_role("link", name="Participant").click()
+    expect(page.get_by_text("Look up a participant")).to_be_visible()
+    page.get_by_label("Participant id").fill("alice@example.com")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator(".balance")).to_have_text("0")
+    expect(page.get_by_text("No claims yet.")).to_be_visible()
+
+    page.get_by_label("Points", exact=True).fill("1250")
+    page.get_by_label("Reason (optional)").fill("Welcome bonus")
+    page.get_by_role("button", name="Credit points").click()
+    expect(page.get_by_role("status")).to_contain_text("New balance: 1,250")
+    expect(page.locator(".balance")).to_have_text("1,250")
+    assert api.get("/participants/alice@example.com/points").json()["balance"] == 1250
+
+    claimed = api.claim(reward["id"], "alice@example.com", points_deduction=True)
+    assert claimed.status_code == 201, claimed.text
+    claim_id = claimed.json()["claim_id"]
+    page.reload()
+    row = page.locator(f'tr[data-claim-id="{claim_id}"]')
+    expect(row).to_contain_text("CINE-1")
+    expect(row).to_contain_text("Not required")  # its fulfillment status
+    expect(page.locator(".balance")).to_have_text("950")
+    expect(page.get_by_role("table", name="Points ledger")).to_contain_text("Welcome bonus")
+    chromium.shoot(page, "participant")
+
+    row.get_by_role("button", name="Reverse").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("300 points go back to alice@example.com")
+    dialog.get_by_role("button", name="Cancel").click()  # changing one's mind changes nothing
+    expect(dialog).to_have_count(0)
+    assert api.get(f"/claims/{claim_id}").json()["status"] == "succeeded"
+
+    row.get_by_role("button", name="Reverse").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Return code CINE-1 to the inventory (restock)")).to_be_checked()
+    dialog.get_by_label("Reason (optional)").fill("Customer complaint")
+    dialog.get_by_role("button", name="Reverse claim").click()
+    expect(page.locator(".reversal-result")).to_have_text(
+        "Claim reversed: 300 points refunded. "
+        "Code returned to stock: “Cinema Ticket” now has 3 available codes."
+    )
+    expect(page.locator(".balance")).to_have_text("1,250")
+    expect(page.locator(f'tr[data-claim-id="{claim_id}"]')).to_contain_text("Reversed")
+    expect(page.locator(f'tr[data-claim-id="{claim_id}"]').get_by_role("button")).to_have_count(0)
+
+    reversed_claim = api.get(f"/claims/{claim_id}").json()
+    assert reversed_claim["status"] == "reversed"
+    assert reversed_claim["reversal"]["restocked"] is True
+    assert reversed_claim["reversal"]["reason"] == "Customer complaint"
+    assert api.get("/participants/alice@example.com/points").json()["balance"] == 1250
+    assert api.get(f"/rewards/{reward['id']}").json()["available_codes"] == 3
+
+
+def test_a_refused_credit_shows_its_message_by_the_field(signed_in: Page, api: Api) -> None:
+    page = signed_in
+    page.goto(page.url.split("#")[0] + "#/participant/bob")
+    page.get_by_label("Points", exact=True).fill("-5")
+    page.get_by_role("button", name="Credit points").click()
+    expect(page.locator('[data-error-for="amount"]')).to_contain_text("greater than or equal to 1")
+    assert api.get("/participants/bob/points").json()["balance"] == 0
