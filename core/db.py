@@ -64,6 +64,24 @@ class Database:
         self.engine.dispose()
 
 
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's
+    pipeline mode): one round trip for the lot, synced when the block ends.
+
+    Only for statements whose results nobody reads (writes without RETURNING): an
+    error surfaces at the end of the block, still inside the caller's transaction,
+    which then rolls back as it would have. On SQLite this does nothing.
+    """
+    driver = session.connection().connection.driver_connection
+    pipeline = getattr(driver, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    with pipeline():
+        yield
+
+
 def _make_engine(url: str, *, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

@@ -157,7 +157,7 @@ def save(session: Session, accounts: Iterable[Account], entries: list[dict[str, 
             changed,
         )
     if entries:
-        session.connection().execute(insert(LedgerEntry), entries)
+        session.connection().execute(insert(LedgerEntry).inline(), entries)  # no RETURNING
 
 
 def credit_points(
