@@ -37,6 +37,16 @@ import time
 import uuid
 from typing import Any
 
+from sqlalchemy import event, text
+
+from core.claims.drain import Drain
+from core.db import Database
+from core.migrate import upgrade
+from core.notify import PolledOutcomes
+from tests.support.claims import accept, credit, new_reward
+from tests.support.services import fresh_database, private_redis_db
+from tests.support.tenants import make_tenant
+
 _CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -54,14 +64,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--profile")
     args = parser.parse_args(argv)
 
-    from sqlalchemy import event, text
-
-    from core.db import Database
-    from core.migrate import upgrade
-    from tests.support.claims import accept, credit, new_reward
-    from tests.support.services import fresh_database, private_redis_db
-    from tests.support.tenants import make_tenant
-
     with fresh_database("batchcost") as url, private_redis_db(descending=True) as redis_url:
         upgrade(url)
         recorder = Database(url, pool_size=1)
@@ -78,17 +80,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 COFFER_BROKER_URL=redis_url,
                 COFFER_LOG_LEVEL="WARNING",
             )
-            from core.runtime import get_runtime
-            from workers.tasks.claims import drain_claims
+            # Imported after the settings are in the environment: the Celery app reads them.
+            from core.runtime import get_runtime  # noqa: PLC0415
+            from workers.tasks.claims import drain_claims  # noqa: PLC0415
 
             db = get_runtime().db
 
             def drain() -> None:
                 drain_claims.run()
         else:
-            from core.claims.drain import Drain
-            from core.notify import PolledOutcomes
-
             db = Database(url, pool_size=1)
             drainer = Drain(db, PolledOutcomes(db), batch_size=200)
 

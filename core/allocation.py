@@ -115,12 +115,17 @@ def _take_returned(session: Session, reward_id: str, grants: list[Grant]) -> dic
     return {g.claim.claim_pk: (rows[g.position][1], rows[g.position][2]) for g in grants}
 
 
+# Built once: a reused statement keeps its compiled form and cache key (issue 11).
+_POOLED = select(RewardCode.seq, RewardCode.id, RewardCode.value).where(
+    RewardCode.reward_id == bindparam("reward_id"),
+    RewardCode.seq.between(bindparam("first"), bindparam("last")),
+)
+
+
 def _pooled(session: Session, reward_id: str, grants: list[Grant]) -> dict[int, Code]:
     seqs = [g.position for g in grants]
     rows = session.connection().execute(
-        select(RewardCode.seq, RewardCode.id, RewardCode.value).where(
-            RewardCode.reward_id == reward_id, RewardCode.seq.between(min(seqs), max(seqs))
-        )
+        _POOLED, {"reward_id": reward_id, "first": min(seqs), "last": max(seqs)}
     )
     by_seq = {seq: (code_id, value) for seq, code_id, value in rows}
     return {g.claim.claim_pk: by_seq[g.position] for g in grants}
