@@ -32,6 +32,7 @@ import json
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -56,12 +57,24 @@ def _backend_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK  # utime + stime
 
 
+def _callgrind(state: str) -> None:
+    """Switch callgrind's instrumentation of this process on or off (accept() runs too,
+    between drains, so the count covers recording as well: the same in every A/B arm)."""
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--task", action="store_true")
     parser.add_argument("--profile")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under `valgrind --tool=callgrind --instr-atstart=no`: count instructions"
+        " of the drains only (switched on and off with callgrind_control)",
+    )
     args = parser.parse_args(argv)
 
     with fresh_database("batchcost") as url, private_redis_db(descending=True) as redis_url:
@@ -121,11 +134,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if args.profile:
                     profiler = cProfile.Profile(time.process_time)  # CPU time, not wall
                     profiler.enable()
+                if args.callgrind:
+                    _callgrind("on")
             started = time.perf_counter()
             drain()
             if n >= args.warmup:
                 walls.append(time.perf_counter() - started)
         cpu, pg = time.process_time() - cpu, _backend_cpu_s(backend) - pg
+        if args.callgrind:
+            _callgrind("off")
         if profiler is not None:
             profiler.disable()
             with open(args.profile, "w") as handle:

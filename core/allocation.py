@@ -52,6 +52,19 @@ def activation_reference(grant: Grant) -> str:
     return "MULT-" + grant.claim.claim_id.removeprefix("clm_").upper()
 
 
+# Built once: a reused statement keeps its compiled form and cache key (issue 11).
+_SAVE_COUNTERS = (
+    update(Inventory)
+    .where(Inventory.reward_id == bindparam("rid"))
+    .values(
+        allocated_count=bindparam("allocated"),
+        returned_count=bindparam("returned"),
+        low_stock_notified=bindparam("low"),
+        exhausted_notified=bindparam("exhausted"),
+    )
+)
+
+
 def save_counters(session: Session, inventories: Iterable[InventoryState]) -> None:
     """Write the counters and alert flags of the inventories a batch changed."""
     rows = [
@@ -65,17 +78,7 @@ def save_counters(session: Session, inventories: Iterable[InventoryState]) -> No
         for i in inventories
     ]
     if rows:
-        session.connection().execute(
-            update(Inventory)
-            .where(Inventory.reward_id == bindparam("rid"))
-            .values(
-                allocated_count=bindparam("allocated"),
-                returned_count=bindparam("returned"),
-                low_stock_notified=bindparam("low"),
-                exhausted_notified=bindparam("exhausted"),
-            ),
-            rows,
-        )
+        session.connection().execute(_SAVE_COUNTERS, rows)
 
 
 def return_code(session: Session, *, inventory: Inventory, code_id: int, at: datetime) -> None:

@@ -149,18 +149,20 @@ def entry(
     }
 
 
+_SAVE_BALANCES = (
+    update(Participant)
+    .where(Participant.id == bindparam("pk"))
+    .values(balance=bindparam("new_balance"))
+)
+
+
 def save(session: Session, accounts: Iterable[Account], entries: list[dict[str, Any]]) -> None:
     """Write the changed balances and append their ledger entries, in the caller's transaction."""
     changed = [
         {"pk": a.pk, "new_balance": a.balance} for a in accounts if a.balance != a.balance_before
     ]
     if changed:
-        session.connection().execute(
-            update(Participant)
-            .where(Participant.id == bindparam("pk"))
-            .values(balance=bindparam("new_balance")),
-            changed,
-        )
+        session.connection().execute(_SAVE_BALANCES, changed)
     if entries:
         session.connection().execute(insert(LedgerEntry).inline(), entries)  # no RETURNING
 
