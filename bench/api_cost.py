@@ -5,7 +5,7 @@
 Builds the API (`api.create_app`) on a fresh PostgreSQL database and a private Redis
 database (the broker too), then sends N paid claims through Flask's test client with
 `Prefer: respond-async` (answered 202 as soon as the claim is recorded; no worker
-runs, so the doorbell stays rung and no drain task is sent after the first) and meters
+runs, so the doorbell stays rung and a drain task is sent only when it expires) and meters
 `time.process_time` around the requests: the CPU one accepted request costs the API
 process, without gunicorn's share. `--profile FILE` writes a cProfile of the requests
 timed by CPU, sorted by cumulative time. Prints one JSON line.
