@@ -15,6 +15,9 @@ worker's drain on it alone, N times. Around the drain only it meters:
 `--task` runs the Celery task body (`workers.tasks.claims.drain_claims.run()`, with
 the doorbell, the Redis outcome notice, the metrics and the relay wake-up) instead
 of `Drain.run` with no publisher, so the per-task extras count too; it needs Redis.
+`--relay` adds the facts relay task's body after each drain (what the wake-up asks
+the worker for); what Celery itself spends receiving and running the tasks is still
+outside.
 `--profile FILE` writes a cProfile of the drains timed by CPU (`time.process_time`),
 sorted by cumulative time (deterministic profiling inflates it; the shares are the point).
 
@@ -68,6 +71,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--task", action="store_true")
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="with --task: also run the facts relay task body after each drain, as the"
+        " worker does when the drain wakes it",
+    )
     parser.add_argument("--profile")
     parser.add_argument(
         "--callgrind",
@@ -96,11 +105,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # Imported after the settings are in the environment: the Celery app reads them.
             from core.runtime import get_runtime  # noqa: PLC0415
             from workers.tasks.claims import drain_claims  # noqa: PLC0415
+            from workers.tasks.relay import relay_facts  # noqa: PLC0415
 
             db = get_runtime().db
 
             def drain() -> None:
                 drain_claims.run()
+                if args.relay:
+                    relay_facts.run()
         else:
             db = Database(url, pool_size=1)
             drainer = Drain(db, PolledOutcomes(db), batch_size=200)
@@ -156,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n = args.batches
     result = {
         "code": os.path.dirname(os.path.dirname(sys.modules["core"].__file__ or "")),
-        "mode": "task" if args.task else "drain",
+        "mode": ("task+relay" if args.relay else "task") if args.task else "drain",
         "batches": n,
         "not_succeeded": pending,
         "statements_per_batch": round(statements / n, 2),
