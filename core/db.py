@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -70,16 +71,31 @@ def pipelined(session: Session) -> Iterator[None]:
     pipeline mode): one round trip for the lot, synced when the block ends.
 
     Only for statements whose results nobody reads (writes without RETURNING): an
-    error surfaces at the end of the block, still inside the caller's transaction,
-    which then rolls back as it would have. On SQLite this does nothing.
+    error surfaces at the end of the block as SQLAlchemy's DBAPIError subclass for
+    it (as from an ordinary execute), still inside the caller's transaction, which
+    then rolls back as it would have. On SQLite this does nothing.
     """
-    driver = session.connection().connection.driver_connection
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection
     pipeline = getattr(driver, "pipeline", None)
     if pipeline is None:
         yield
         return
-    with pipeline():
-        yield
+    try:
+        with pipeline():
+            yield
+    except psycopg.Error as error:
+        # Raised by the sync at the block's end, outside any SQLAlchemy call: wrap it as
+        # SQLAlchemy would (IntegrityError, OperationalError...), so callers tell a
+        # transient failure (is_transient) from a fault exactly as without a pipeline.
+        raise DBAPIError.instance(
+            "(pipelined statements)",
+            None,
+            error,
+            psycopg.Error,
+            connection_invalidated=driver.broken,
+            dialect=connection.dialect,
+        ) from error
 
 
 def _make_engine(url: str, *, pool_size: int) -> Engine:
