@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from api import cors, security_headers, wire
 from api.errors import register_error_handlers
@@ -27,6 +27,7 @@ from api.services import Services
 from core.logs import configure_logging, request_id
 from core.migrate import require_database_or_exit, require_migrated
 from core.runtime import Runtime, get_runtime
+from core.timeline import begin as begin_timeline
 
 API_PREFIX = "/api/v1/gamify"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime | None = None, *, check_schema: bool = True) -> 
 
 
 def _assign_request_id() -> None:
+    g.hops = begin_timeline("received")  # a claim's hop times (core.timeline); off unless DEBUG
     given = request.headers.get("X-Request-ID", "")
     request_id.set(given if _REQUEST_ID.match(given) else uuid.uuid4().hex)
 

@@ -27,6 +27,11 @@ class Sizes:
     gunicorn_workers: int = 0  # 0: as gunicorn.conf.py says (2 gthread workers, 16 threads)
     gunicorn_threads: int = 0
     worker_concurrency: int = 2
+    # 9. breakdown: hop times of sync claims (issue 11)
+    breakdown_clients: tuple[int, ...] = (1, 8)
+    breakdown_secs: float = 8.0
+    breakdown_warmup_secs: float = 2.0
+    breakdown_max_rate: int = 1000
     # 3. worker-only drain
     worker_claims: int = 20_000
     worker_processes: tuple[int, ...] = (1, 2)
@@ -79,6 +84,8 @@ QUICK = {
     "e2e_secs": 2.0,
     "e2e_warmup_secs": 1.0,
     "e2e_healthz_secs": 1.0,
+    "breakdown_secs": 2.0,
+    "breakdown_warmup_secs": 1.0,
     "worker_claims": 2_000,
     "worker_processes": (1, 2),
     "worker_spread_rewards": 0,

@@ -165,3 +165,44 @@ def _targets(result: Result, phases: dict[str, Any], ceil: float, clients: tuple
             f"{phases[f'healthz c={c8}']['latency_ms'].get('p99', 0):.1f} ms at {c8} clients",
         )
     )
+    _issue_11_targets(result, phases, clients)
+
+
+def _issue_11_targets(result: Result, phases: dict[str, Any], clients: tuple[int, ...]) -> None:
+    """Issue 11 item 4: the 1-client sync latency and the CPU a claim costs each side."""
+    c1 = min(clients)
+    sync1 = phases[f"sync c={c1}"]
+    result.targets.append(
+        Target(
+            f"sync claim p50 ms at {c1} client(s)",
+            sync1["load"]["latency_ms"].get("p50"),
+            8.0,
+            higher_is_better=False,
+            detail=f"GET /healthz p50 "
+            f"{phases[f'healthz c={c1}']['latency_ms'].get('p50', 0):.1f} ms at {c1} client(s)",
+        )
+    )
+    busiest = phases[f"async c={max(clients)}"]
+    api_ms = busiest["cpu_ms_per_claim"].get("api")
+    result.targets.append(
+        Target(
+            f"API CPU ms per accepted claim (async, {max(clients)} clients)",
+            api_ms,
+            1.0,
+            higher_is_better=False,
+            detail="gunicorn process tree CPU over the phase / claims recorded",
+        )
+    )
+    cpu = sync1["cpu_ms_per_claim"]
+    both = cpu.get("worker", 0.0) + cpu.get("postgres", 0.0) if cpu else None
+    result.targets.append(
+        Target(
+            f"worker + PostgreSQL CPU ms per claim, sync {c1} client(s)",
+            both,
+            4.0,
+            higher_is_better=False,
+            # The PostgreSQL figure is every backend of the database: the API's INSERT too.
+            detail=f"worker {cpu.get('worker', 0):.2f} + PostgreSQL {cpu.get('postgres', 0):.2f}"
+            f" ms; {sync1['claims_per_batch']} claims per batch (one-claim batches near 1.0)",
+        )
+    )

@@ -137,7 +137,7 @@ def print_targets(results: list[Result]) -> None:
     targets = [t for r in results for t in r.targets]
     if not targets:
         return
-    print("\n== targets (issue 4)")
+    print("\n== targets (issues 4 and 11)")
     for target in targets:
         print(f"   {_verdict(target)}")
 

@@ -1,7 +1,7 @@
 """The entry point: `python -m bench [SCRIPT ...] [--quick] [--set NAME=VALUE ...]`.
 
 Also runnable as `python bench/run.py`. Scripts run in the order given (all
-eight by default); the ceiling, when it runs, is the baseline of the later ones.
+nine by default); the ceiling, when it runs, is the baseline of the later ones.
 """
 
 from __future__ import annotations
@@ -25,7 +25,17 @@ from bench.infra import RESULTS, git_revision
 from bench.procmem import SOURCE as MEMORY_SOURCE
 from bench.report import Result, print_result, print_targets, write_json
 
-SCRIPTS = ("ceiling", "e2e", "worker", "inventory", "stampede", "memory", "campaigns", "webhooks")
+SCRIPTS = (
+    "ceiling",
+    "e2e",
+    "worker",
+    "inventory",
+    "stampede",
+    "memory",
+    "campaigns",
+    "webhooks",
+    "breakdown",
+)
 ALIASES = {"end-to-end": "e2e", "worker-only": "worker", "all": "all"}
 
 

@@ -52,6 +52,19 @@ def activation_reference(grant: Grant) -> str:
     return "MULT-" + grant.claim.claim_id.removeprefix("clm_").upper()
 
 
+# Built once: a reused statement keeps its compiled form and cache key (issue 11).
+_SAVE_COUNTERS = (
+    update(Inventory)
+    .where(Inventory.reward_id == bindparam("rid"))
+    .values(
+        allocated_count=bindparam("allocated"),
+        returned_count=bindparam("returned"),
+        low_stock_notified=bindparam("low"),
+        exhausted_notified=bindparam("exhausted"),
+    )
+)
+
+
 def save_counters(session: Session, inventories: Iterable[InventoryState]) -> None:
     """Write the counters and alert flags of the inventories a batch changed."""
     rows = [
@@ -65,17 +78,7 @@ def save_counters(session: Session, inventories: Iterable[InventoryState]) -> No
         for i in inventories
     ]
     if rows:
-        session.connection().execute(
-            update(Inventory)
-            .where(Inventory.reward_id == bindparam("rid"))
-            .values(
-                allocated_count=bindparam("allocated"),
-                returned_count=bindparam("returned"),
-                low_stock_notified=bindparam("low"),
-                exhausted_notified=bindparam("exhausted"),
-            ),
-            rows,
-        )
+        session.connection().execute(_SAVE_COUNTERS, rows)
 
 
 def return_code(session: Session, *, inventory: Inventory, code_id: int, at: datetime) -> None:
@@ -115,12 +118,17 @@ def _take_returned(session: Session, reward_id: str, grants: list[Grant]) -> dic
     return {g.claim.claim_pk: (rows[g.position][1], rows[g.position][2]) for g in grants}
 
 
+# Built once: a reused statement keeps its compiled form and cache key (issue 11).
+_POOLED = select(RewardCode.seq, RewardCode.id, RewardCode.value).where(
+    RewardCode.reward_id == bindparam("reward_id"),
+    RewardCode.seq.between(bindparam("first"), bindparam("last")),
+)
+
+
 def _pooled(session: Session, reward_id: str, grants: list[Grant]) -> dict[int, Code]:
     seqs = [g.position for g in grants]
     rows = session.connection().execute(
-        select(RewardCode.seq, RewardCode.id, RewardCode.value).where(
-            RewardCode.reward_id == reward_id, RewardCode.seq.between(min(seqs), max(seqs))
-        )
+        _POOLED, {"reward_id": reward_id, "first": min(seqs), "last": max(seqs)}
     )
     by_seq = {seq: (code_id, value) for seq, code_id, value in rows}
     return {g.claim.claim_pk: by_seq[g.position] for g in grants}

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -88,6 +89,39 @@ def psycopg_options(url: str) -> tuple[str | URL, dict[str, Any]]:
     else:
         raise ValueError(f"{PREPARE_THRESHOLD} must be none or a whole number, not {raw!r}")
     return parsed.difference_update_query([PREPARE_THRESHOLD]), {"prepare_threshold": value}
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's
+    pipeline mode): one round trip for the lot, synced when the block ends.
+
+    Only for statements whose results nobody reads (writes without RETURNING): an
+    error surfaces at the end of the block as SQLAlchemy's DBAPIError subclass for
+    it (as from an ordinary execute), still inside the caller's transaction, which
+    then rolls back as it would have. On SQLite this does nothing.
+    """
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection
+    pipeline = getattr(driver, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    try:
+        with pipeline():
+            yield
+    except psycopg.Error as error:
+        # Raised by the sync at the block's end, outside any SQLAlchemy call: wrap it as
+        # SQLAlchemy would (IntegrityError, OperationalError...), so callers tell a
+        # transient failure (is_transient) from a fault exactly as without a pipeline.
+        raise DBAPIError.instance(
+            "(pipelined statements)",
+            None,
+            error,
+            psycopg.Error,
+            connection_invalidated=driver.broken,
+            dialect=connection.dialect,
+        ) from error
 
 
 def _make_engine(url: str, *, pool_size: int) -> Engine:

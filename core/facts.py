@@ -44,4 +44,4 @@ def append(session: Session, facts: list[dict[str, Any]]) -> None:
     """Append facts (rows from `fact`) in the caller's transaction, in the order given."""
     if facts:
         # The Core connection: through Session.execute an insert takes the ORM bulk path.
-        session.connection().execute(insert(Fact), facts)
+        session.connection().execute(insert(Fact).inline(), facts)  # no RETURNING

@@ -33,6 +33,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_LIBRARIES = ("celery", "kombu", "amqp", "redis", "urllib3", "httpx", "httpcore", "sqlalchemy")
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for every logger, once per process."""
     handler = logging.StreamHandler(sys.stderr)
@@ -40,3 +43,7 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # DEBUG is for Coffer's own lines (the claim timeline, core/timeline.py): the libraries
+    # underneath would log every broker message and connection, drowning them.
+    for noisy in _LIBRARIES:
+        logging.getLogger(noisy).setLevel(max(root.level, logging.INFO))

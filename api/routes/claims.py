@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from api.auth import admin_only, load_principal, principal
 from api.bodies import json_body
@@ -40,6 +40,7 @@ def claim(reward_id: str) -> Response:
         path=request.path,
         request_id=request_id.get(),
         wait_s=prefer.wait_s,
+        hops=g.hops,
     )
     if answer.status >= 400:
         response = problem_response(answer.body)
@@ -53,6 +54,10 @@ def claim(reward_id: str) -> Response:
         response.headers["Idempotent-Replayed"] = "true"
     if applied := prefer.applied(pending=answer.pending):
         response.headers["Preference-Applied"] = applied
+    g.hops.mark("responded")
+    g.hops.emit(
+        "claim request", request_id=request_id.get(), claim_id=answer.claim_id, status=answer.status
+    )
     return response
 
 

@@ -22,6 +22,7 @@ from core.claims.pending import lock_pending
 from core.clock import utcnow
 from core.db import Database, is_transient
 from core.points import MissingParticipants, ensure_participants
+from core.timeline import OFF, Hops, begin
 
 log = logging.getLogger("coffer.claims")
 _TRANSIENT_ATTEMPTS = 8
@@ -71,12 +72,17 @@ class Drain:
         claim never blocks the claims behind it.
         """
         report = DrainReport()
+        task_started = time.time()
         deadline = time.monotonic() + budget_s
         singles_left = 0  # > 0 while hunting for the claim that broke a batch
         while time.monotonic() < deadline:
             limit = 1 if singles_left else self.batch_size
+            hops = begin()
+            hops.mark("task_started", at=task_started)
             try:
-                outcomes = decide_next_batch(self.db, limit=limit, exclude=self.set_aside.current())
+                outcomes = decide_next_batch(
+                    self.db, limit=limit, exclude=self.set_aside.current(), hops=hops
+                )
             except BatchFailed as failure:
                 if singles_left:
                     self._isolated(failure.claim_pks, report)
@@ -87,7 +93,7 @@ class Drain:
             if not outcomes:
                 return report
             singles_left = max(singles_left - 1, 0)
-            self._announce(outcomes)
+            self._announce(outcomes, hops)
             report.decided += len(outcomes)
             report.batches += 1
             if len(outcomes) < limit:
@@ -109,22 +115,32 @@ class Drain:
                 self.set_aside.add([pk])
                 report.set_aside.append(pk)
 
-    def _announce(self, outcomes: list[Outcome]) -> None:
+    def _announce(self, outcomes: list[Outcome], hops: Hops = OFF) -> None:
         self.publisher.publish(outcomes)
+        hops.mark("notified")
+        hops.emit("claim batch", request_ids=[outcome.request_id for outcome in outcomes])
         if self.stats is not None:
             self.stats.record(outcomes)
         _log_outcomes(outcomes)
 
 
-def decide_next_batch(db: Database, *, limit: int, exclude: list[int]) -> list[Outcome]:
-    """One transaction deciding up to `limit` pending claims; retried on transient errors."""
+def decide_next_batch(
+    db: Database, *, limit: int, exclude: list[int], hops: Hops = OFF
+) -> list[Outcome]:
+    """One transaction deciding up to `limit` pending claims; retried on transient errors.
+    `hops` gets the times the batch started, locked its claims, decided and committed."""
     for attempt in range(_TRANSIENT_ATTEMPTS):
         claim_pks: list[int] = []
         try:
+            hops.mark("batch_started")
             with db.transaction() as session:
                 claims = lock_pending(session, limit=limit, exclude=exclude)
                 claim_pks = [claim.claim_pk for claim in claims]
-                return decide_and_write(session, claims, now=utcnow()) if claims else []
+                hops.mark("locked")
+                outcomes = decide_and_write(session, claims, now=utcnow()) if claims else []
+                hops.mark("decided")
+            hops.mark("committed")
+            return outcomes
         except MissingParticipants as missing:
             with db.transaction() as session:
                 ensure_participants(session, missing.keys)

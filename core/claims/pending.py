@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.claims.state import PendingClaim
@@ -26,7 +26,12 @@ _PENDING = (
     )
     .where(Claim.status == "pending")
     .order_by(Claim.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
 )
+# Built once: a statement object reused keeps SQLAlchemy's compiled form and its cache key,
+# and its result columns need no adapting per call (a per-batch fixed cost, issue 11).
+_PENDING_EXCEPT = _PENDING.where(Claim.id.not_in(bindparam("exclude", expanding=True)))
 
 
 def lock_pending(
@@ -34,7 +39,10 @@ def lock_pending(
 ) -> list[PendingClaim]:
     """Up to `limit` of the oldest pending claims, locked FOR UPDATE SKIP LOCKED so any
     number of workers share the backlog; `exclude` are claim row ids set aside."""
-    query = _PENDING.limit(limit).with_for_update(skip_locked=True)
     if exclude:
-        query = query.where(Claim.id.not_in(exclude))
-    return [PendingClaim(**row._mapping) for row in session.connection().execute(query)]
+        rows = session.connection().execute(
+            _PENDING_EXCEPT, {"limit": limit, "exclude": list(exclude)}
+        )
+    else:
+        rows = session.connection().execute(_PENDING, {"limit": limit})
+    return [PendingClaim(**row._mapping) for row in rows]

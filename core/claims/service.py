@@ -13,6 +13,7 @@ from core.claims.accept import accept_claim
 from core.claims.answer import ClaimAnswer, answer_claim
 from core.inputs import ClaimBody
 from core.tenants import Principal
+from core.timeline import OFF, Hops
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -38,10 +39,12 @@ def claim_reward(
     path: str,
     request_id: str | None,
     wait_s: float,
+    hops: Hops = OFF,
 ) -> ClaimAnswer:
     """POST /rewards/{id}/claim (CONTRACT §6): 201 or a business problem if decided within
     `wait_s` seconds, else 202 pending. Raises RewardNotFound (404) and
-    IdempotencyKeyReused (422) before anything is recorded."""
+    IdempotencyKeyReused (422) before anything is recorded. `hops` gets the times it
+    was recorded, enqueued and answered (core.timeline)."""
     with runtime.db.autocommit() as session:  # accepting is one statement on PostgreSQL
         recorded = accept_claim(
             session,
@@ -53,8 +56,12 @@ def claim_reward(
             request_id=request_id,
             known_rewards=runtime.known_rewards,
         )
+    hops.mark("committed")
     if recorded.fresh:
         runtime.waker.wake()
-    return answer_claim(
+        hops.mark("enqueued")
+    answer = answer_claim(
         recorded, fresh_waiter=runtime.waiter, replay_waiter=runtime.poller, wait_s=wait_s
     )
+    hops.mark("outcome")
+    return answer

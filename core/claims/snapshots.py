@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.claims.state import InventoryState, ParticipantState, RewardState
@@ -19,6 +19,24 @@ _INVENTORY_COLUMNS = (
     Inventory.low_stock_notified,
     Inventory.exhausted_notified,
 )
+# Statements built once (bind parameters, expanding IN): reused objects keep their
+# compiled form and cache key, a per-batch fixed cost otherwise (issue 11).
+_REWARDS = (
+    select(*_REWARD_COLUMNS, *_INVENTORY_COLUMNS)
+    .join(Inventory, Inventory.reward_id == Reward.id)
+    .where(Reward.id.in_(bindparam("reward_ids", expanding=True)))
+    .order_by(Reward.id)
+)
+_REWARDS_LOCKED = _REWARDS.with_for_update(of=Inventory)
+_HOLDINGS = (
+    select(Claim.participant_id, Claim.reward_id, func.count())
+    .where(
+        Claim.participant_id.in_(bindparam("participant_pks", expanding=True)),
+        Claim.reward_id.in_(bindparam("reward_ids", expanding=True)),
+        Claim.status == "succeeded",
+    )
+    .group_by(Claim.participant_id, Claim.reward_id)
+)
 
 
 def rewards_with_inventory(
@@ -26,17 +44,10 @@ def rewards_with_inventory(
 ) -> tuple[dict[str, RewardState], dict[str, InventoryState]]:
     """The rewards and their inventory counters; with `lock`, the inventory rows are locked
     in reward id order (the lock order every writer of them follows)."""
-    query = (
-        select(*_REWARD_COLUMNS, *_INVENTORY_COLUMNS)
-        .join(Inventory, Inventory.reward_id == Reward.id)
-        .where(Reward.id.in_(sorted(reward_ids)))
-        .order_by(Reward.id)
-    )
-    if lock:
-        query = query.with_for_update(of=Inventory)
+    query = _REWARDS_LOCKED if lock else _REWARDS
     rewards, inventories = {}, {}
     width = len(_REWARD_COLUMNS)
-    for row in session.connection().execute(query):
+    for row in session.connection().execute(query, {"reward_ids": sorted(reward_ids)}):
         reward = RewardState(*row[:width])
         rewards[reward.id] = reward
         inventories[reward.id] = InventoryState(reward.id, *row[width:])
@@ -49,12 +60,6 @@ def holdings(
     """(participant row id, reward id) -> claims held: succeeded and not reversed (§6)."""
     pks = [p.pk for p in participants]
     rows = session.connection().execute(
-        select(Claim.participant_id, Claim.reward_id, func.count())
-        .where(
-            Claim.participant_id.in_(pks),
-            Claim.reward_id.in_(list(reward_ids)),
-            Claim.status == "succeeded",
-        )
-        .group_by(Claim.participant_id, Claim.reward_id)
+        _HOLDINGS, {"participant_pks": pks, "reward_ids": list(reward_ids)}
     )
     return {(pk, reward_id): count for pk, reward_id, count in rows if pk is not None}

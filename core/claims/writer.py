@@ -19,6 +19,7 @@ from core.claims.outcome import Outcome
 from core.claims.planner import Decision, Grant, Refusal
 from core.claims.responses import claimed_fact, succeeded_body
 from core.claims.state import InventoryState, ParticipantState
+from core.db import pipelined
 from core.models import Claim
 
 _DECIDED_COLUMNS = (
@@ -56,11 +57,15 @@ def write(
             if decision.points_deducted:
                 ledger.append(_debit(decision, now))
         outcomes.append(outcome)
-    points.save(session, participants, ledger)
-    allocation.save_counters(session, _changed(inventories.values(), grants))
-    session.connection().execute(_DECIDE, claim_rows)
-    facts.append(session, new_facts)
-    idempotency.complete_many(session, [(o.record_id, o.response_status, o.body) for o in outcomes])
+    # Six writes, none reading another's result: one round trip instead of six.
+    with pipelined(session):
+        points.save(session, participants, ledger)
+        allocation.save_counters(session, _changed(inventories.values(), grants))
+        session.connection().execute(_DECIDE, claim_rows)
+        facts.append(session, new_facts)
+        idempotency.complete_many(
+            session, [(o.record_id, o.response_status, o.body) for o in outcomes]
+        )
     return outcomes
 
 
