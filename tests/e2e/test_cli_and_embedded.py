@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from core.db import Database
 from tests.support.client import Api
@@ -188,3 +189,45 @@ def test_coffer_demo_prints_the_keys_a_first_claim_and_the_dashboard(tmp_path: P
     assert admin_key.startswith("ck_live_") and server_key.startswith("ck_live_")
     assert f"Authorization: Bearer {server_key}" in out and "Idempotency-Key: order-1001" in out
     assert "http://127.0.0.1:8000/admin" in out
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t"])
+def test_tenants_create_refuses_an_empty_name_with_one_line(stack_db: Database, name: str) -> None:
+    with stack_db.transaction() as session:
+        before = session.scalar(text("SELECT count(*) FROM tenants"))
+    result = coffer("tenants", "create", name, env=clean_env(COFFER_DATABASE_URL=stack_db.url))
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "coffer: tenant name is empty (expected: 1 to 200 characters, not all spaces)"
+    ]
+    with stack_db.transaction() as session:
+        assert session.scalar(text("SELECT count(*) FROM tenants")) == before
+
+
+def test_keys_revoke_takes_the_full_key_and_never_prints_it(stack_db: Database) -> None:
+    env = clean_env(COFFER_DATABASE_URL=stack_db.url)
+    tenant_id = json.loads(coffer("tenants", "create", "Full Key Co", "--json", env=env).stdout)[
+        "tenant_id"
+    ]
+    issued = json.loads(
+        coffer(
+            "keys", "create", "--tenant", tenant_id, "--mode", "live", "--scope", "server",
+            "--json", env=env,
+        ).stdout
+    )  # fmt: skip
+    mistyped = coffer("keys", "revoke", issued["key"][:-1] + "!", env=env)
+    assert mistyped.returncode != 0
+    assert mistyped.stderr.strip() == (
+        f"coffer: No active key matches the key given (prefix {issued['prefix']})"
+    )
+    revoked = coffer("keys", "revoke", issued["key"], env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == f"revoked {issued['prefix']}"
+    assert issued["key"] not in revoked.stdout + revoked.stderr + mistyped.stderr
+    with stack_db.transaction() as session:
+        revoked_at = session.scalar(
+            text("SELECT revoked_at FROM api_keys WHERE prefix = :p"), {"p": issued["prefix"]}
+        )
+    assert revoked_at is not None
+    again = coffer("keys", "revoke", issued["key"], env=env)
+    assert again.returncode != 0 and issued["key"] not in again.stderr
