@@ -4,7 +4,8 @@
 (core/schemas/queries.py); a view without one takes no parameters. The one
 check (`check_query`, run before every request) validates the query string
 against the view's model and refuses unknown parameters, and parameters given
-more than once, naming each in `errors` (CONTRACT §4); the OpenAPI document lists the same model's fields.
+more than once, naming each in `errors` (CONTRACT §4); the OpenAPI document
+lists the same model's fields.
 """
 
 from __future__ import annotations

@@ -285,8 +285,11 @@ def test_malformed_json_is_still_reported_as_such(admin: Caller) -> None:
 
 FORM = "application/x-www-form-urlencoded"
 NOT_JSON = [
-    {"field": "Content-Type", "message": "a JSON body sent with Content-Type application/json is required"}
-]  # fmt: skip
+    {
+        "field": "Content-Type",
+        "message": "a JSON body sent with Content-Type application/json is required",
+    }
+]
 
 
 def test_a_claim_sent_as_a_form_is_refused_not_read_as_json(
@@ -305,8 +308,11 @@ def test_a_claim_sent_as_a_form_is_refused_not_read_as_json(
 
 
 CAMPAIGN_TYPES = [
-    {"field": "Content-Type", "message": "must be application/json, text/csv or multipart/form-data"}
-]  # fmt: skip
+    {
+        "field": "Content-Type",
+        "message": "must be application/json, text/csv or multipart/form-data",
+    }
+]
 
 
 @pytest.mark.parametrize("content_type", [FORM, "text/plain", None])
