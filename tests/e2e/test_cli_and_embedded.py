@@ -231,3 +231,34 @@ def test_keys_revoke_takes_the_full_key_and_never_prints_it(stack_db: Database) 
     assert revoked_at is not None
     again = coffer("keys", "revoke", issued["key"], env=env)
     assert again.returncode != 0 and issued["key"] not in again.stderr
+
+
+def test_a_quiet_coffer_serve_logs_nothing_at_info_after_start_up(tmp_path: Path) -> None:
+    """`webhooks-due` runs every second: it once logged three INFO lines a second."""
+    env = clean_env()
+    demo = coffer("demo", "--json", env=env, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            [str(BIN / "coffer"), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
+        )  # fmt: skip
+    try:
+        wait_for_catalog(
+            Api(f"http://127.0.0.1:{port}", json.loads(demo.stdout)["keys"]["live"]["server"])
+        )
+        deadline = time.monotonic() + 30
+        while "beat: Starting" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # the start-up lines land
+        started = len(log.read_text().splitlines())
+        time.sleep(5)
+        assert server.poll() is None
+        window = [json.loads(line) for line in log.read_text().splitlines()[started:]]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [line for line in window if line["level"] != "debug"] == []
+    assert "beat: Starting" in log.read_text()  # beat ran, so its periodic jobs did
