@@ -14,14 +14,22 @@ from core.inputs import CodeUpload, ParticipantId, whole_number_within
 from core.inventory import parse_csv
 
 M = TypeVar("M", bound=BaseModel)
+JSON_REQUIRED = "a JSON body sent with Content-Type application/json is required"
 
 
 def json_body(model: type[M]) -> M:
     """The body as `model`: malformed JSON, a member named twice in one object, wrong
-    types and unknown fields are a 400 (CONTRACT §4)."""
+    types and unknown fields are a 400 (CONTRACT §4).
+
+    A body not sent as JSON (`curl -d` sends application/x-www-form-urlencoded) is a 400
+    on `Content-Type` too, never read as JSON: 415 is not among CONTRACT §3's statuses
+    (docs/inputs.md "Bodies").
+    """
     data = request.get_data(cache=True)
     if not data.strip():
         raise ValidationFailed([{"field": "body", "message": "a JSON object is required"}])
+    if not request.is_json:  # application/json, or a structured type such as application/*+json
+        raise ValidationFailed([{"field": "Content-Type", "message": JSON_REQUIRED}])
     _refuse_repeated_members(data)
     try:
         # pydantic's own JSON mode validates: strict types, yet ISO 8601 strings as datetimes.

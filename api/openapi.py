@@ -93,7 +93,7 @@ def _error_responses(op: Operation) -> dict[str, Schema]:
 
 def _example_problem(code: str) -> Schema:
     cls = ERRORS[code]
-    detail = {"rate_limited": "Retry after 1 seconds"}.get(code, cls.title)
+    detail = cls.title if code != "rate_limited" else "Retry after 1 second"
     problem = Problem(type=code, code=code, title=cls.title, status=cls.status, detail=detail)
     if code == "validation_error":
         problem = problem.model_copy(

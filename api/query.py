@@ -3,8 +3,9 @@
 `takes_query(Model)` marks a view with the pydantic model of its query string
 (core/schemas/queries.py); a view without one takes no parameters. The one
 check (`check_query`, run before every request) validates the query string
-against the view's model and refuses unknown parameters naming each in
-`errors` (CONTRACT §4); the OpenAPI document lists the same model's fields.
+against the view's model and refuses unknown parameters, and parameters given
+more than once, naming each in `errors` (CONTRACT §4); the OpenAPI document
+lists the same model's fields.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def check_query() -> None:
     if view is None:  # no route matched: the 404 or 405 handler answers
         return
     model = query_model(view)
+    # `?limit=1&limit=2` would otherwise keep one of the two silently: refuse, naming it.
+    # (An unknown parameter, repeated or not, is named as unknown by the model below.)
+    declared = {field.alias or name for name, field in model.model_fields.items()}
+    repeated = [
+        name for name in request.args if name in declared and len(request.args.getlist(name)) > 1
+    ]
+    if repeated:
+        raise ValidationFailed(
+            [{"field": name, "message": "is given more than once"} for name in repeated]
+        )
     try:
         g.query = model.model_validate(request.args.to_dict())
     except ValidationError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -138,6 +139,7 @@ def tenants_create(name: str, as_json: bool) -> None:
     """Create a tenant with admin and server keys for live and test mode."""
     from core.tenants import create_tenant  # noqa: PLC0415
 
+    name = _tenant_name(name)
     with _prepare_database().db.transaction() as session:
         tenant, keys = create_tenant(session, name=name)
     result = {"tenant_id": tenant.id, "keys": keys}
@@ -149,6 +151,22 @@ def tenants_create(name: str, as_json: bool) -> None:
         for scope, key in scoped.items():
             click.echo(f"  {mode:4} {scope:6} {key}")
     click.echo("Keys are shown once; store them now.")
+
+
+def _tenant_name(given: str) -> str:
+    """The name held to the rule of every name Coffer stores (core/inputs.Name): 1-200
+    characters once trimmed, no NUL; else one line and exit 1."""
+    from pydantic import TypeAdapter, ValidationError  # noqa: PLC0415
+
+    from core.inputs import Name  # noqa: PLC0415
+
+    try:
+        return TypeAdapter(Name).validate_python(given)
+    except ValidationError as error:
+        reason = "is empty" if not given.strip() else f"is refused: {error.errors()[0]['msg']}"
+        raise Failure(
+            f"tenant name {reason} (expected: 1 to 200 characters, not all spaces)"
+        ) from None
 
 
 @main.group()
@@ -176,20 +194,34 @@ def keys_create(tenant_id: str, mode: str, scope: str, as_json: bool) -> None:
     )
 
 
+_PREFIX = re.compile(r"ck_(?:live|test)_.{8}")
+
+
 @keys.command("revoke")
-@click.argument("prefix")
-def keys_revoke(prefix: str) -> None:
-    """Revoke a key by its prefix (e.g. ck_live_a1B2c3D4); effective on its next request."""
+@click.argument("key_or_prefix", metavar="PREFIX_OR_KEY")
+def keys_revoke(key_or_prefix: str) -> None:
+    """Revoke a key by its prefix (e.g. ck_live_a1B2c3D4) or the full key; effective on its
+    next request. A full key must be the stored one (its hash is compared), so a mistyped
+    key revokes nothing; the full key is never printed."""
+    from sqlalchemy import select  # noqa: PLC0415
+
     from core.errors import NotFound  # noqa: PLC0415
-    from core.tenants import revoke_key  # noqa: PLC0415
+    from core.models import ApiKey  # noqa: PLC0415
+    from core.tenants import hash_key, revoke_key  # noqa: PLC0415
     from core.tokens_revocation import announce_revoked, key_ids_with_prefix  # noqa: PLC0415
 
+    match = _PREFIX.match(key_or_prefix)
+    prefix = match.group(0) if match else key_or_prefix
     runtime = _prepare_database()
     try:
         with runtime.db.transaction() as session:
+            if prefix != key_or_prefix:  # a full key: the stored hash must be its hash
+                stored = session.scalar(select(ApiKey.key_hash).where(ApiKey.prefix == prefix))
+                if stored != hash_key(key_or_prefix):
+                    raise NotFound(f"No active key matches the key given (prefix {prefix})")
             revoke_key(session, prefix=prefix)
     except NotFound as error:
-        raise click.ClickException(error.detail) from error
+        raise Failure(error.detail) from error
     # After the commit: the participant tokens the key issued stop at once (docs/clients.md).
     announce_revoked(runtime.redis, key_ids_with_prefix(runtime.db, prefix))
     click.echo(f"revoked {prefix}")

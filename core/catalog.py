@@ -16,7 +16,7 @@ from core.errors import Forbidden, RewardNotFound, ValidationFailed
 from core.ids import new_id
 from core.inputs import RewardDefinition, RewardPatch
 from core.lifecycle import has_status, status_of
-from core.models import Inventory, Reward
+from core.models import Claim, Inventory, Reward
 from core.schemas import RewardEntry, RewardPage
 from core.schemas.catalog import CodeGenerationShape, MultiplierShape
 from core.schemas.queries import ListingStatus
@@ -79,6 +79,36 @@ def _check_multiplier(reward: Reward) -> None:
     raise ValidationFailed([{"field": "multiplier", "message": message}])
 
 
+def _check_type_change(session: Session, reward: Reward, inventory: Inventory, new: str) -> None:
+    """A reward's type may cross the line between taking codes and points_multiplier (which
+    takes none) only while nothing depends on it: no uploaded codes, no claims. Otherwise
+    uploaded codes would sit unreachable behind `available_codes: null`, or claims of one
+    kind would be counted against rules of the other. Coupon to voucher and the like are
+    free. Decision recorded in the README ("Decisions where the contract is silent")."""
+    if (reward.type == "points_multiplier") == (new == "points_multiplier"):
+        return
+    held = []
+    if inventory.uploaded_count:
+        held.append(f"{inventory.uploaded_count} uploaded code(s)")
+    claims = session.scalar(select(func.count()).where(Claim.reward_id == reward.id))
+    if claims:
+        held.append(f"{claims} claim(s)")
+    if held:
+        message = (
+            f"cannot change from {reward.type} to {new}: the reward has {' and '.join(held)};"
+            " create a new reward instead"
+        )
+        raise ValidationFailed([{"field": "type", "message": message}])
+
+
+def check_takes_codes(reward: Reward) -> None:
+    """Code uploads are for rewards whose claims hand out a code: a points_multiplier's
+    claims take none, so codes uploaded to one could never be handed out."""
+    if reward.type == "points_multiplier":
+        message = "a points_multiplier reward takes no codes: its claims hand out none"
+        raise ValidationFailed([{"field": "codes", "message": message}])
+
+
 def create_reward(
     session: Session, *, principal: Principal, definition: RewardDefinition
 ) -> RewardEntry:
@@ -112,8 +142,15 @@ def create_reward(
 def update_reward(
     session: Session, *, principal: Principal, reward_id: str, patch: RewardPatch
 ) -> RewardEntry:
-    """Change the fields present in the patch."""
-    reward, inventory = load(session, principal=principal, reward_id=reward_id)
+    """Change the fields present in the patch; ValidationFailed on `type` for a change to or
+    from points_multiplier once the reward has codes or claims (_check_type_change)."""
+    new_type = patch.type if "type" in patch.model_fields_set else None
+    # Locking the inventory row makes a type change and a code upload take turns.
+    reward, inventory = load(
+        session, principal=principal, reward_id=reward_id, lock=new_type is not None
+    )
+    if new_type is not None:
+        _check_type_change(session, reward, inventory, new_type)
     fulfillment.check(session, principal=principal, fields=patch.model_dump())
     _apply(reward, patch.model_dump(include=patch.model_fields_set))
     if "low_stock_threshold" in patch.model_fields_set:

@@ -35,6 +35,10 @@ class ValidationFailed(CofferError):
     code, status, title = "validation_error", 400, "The request is not valid"
 
     def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
+        # Every validation refusal passes here: its messages lose pydantic's wording once.
+        from core.inputs import plain_message  # noqa: PLC0415 - core.inputs loads pydantic
+
+        errors = [{**e, "message": plain_message(e["message"])} for e in errors]
         super().__init__(detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.extra = {"errors": errors}
 
@@ -116,7 +120,8 @@ class RateLimited(CofferError):
     code, status, title = "rate_limited", 429, "Too many requests for this key"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"Retry after {retry_after_s} seconds")
+        unit = "second" if retry_after_s == 1 else "seconds"
+        super().__init__(f"Retry after {retry_after_s} {unit}")
         self.retry_after_s = retry_after_s
 
 

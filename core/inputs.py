@@ -29,7 +29,28 @@ from pydantic import (
 
 RewardType = Literal["coupon", "voucher", "physical", "digital", "points_multiplier"]
 PRINTABLE = r"^[\x20-\x7e]+$"
+PRINTABLE_NO_SPACE = r"^[\x21-\x7e]*$"
 MAX_POINTS = 10**12
+
+# What each pattern above means, in the words an error message uses (pydantic would
+# quote the regex itself: "String should match pattern '^[\x20-\x7e]+$'").
+_PATTERN_WORDS = {
+    PRINTABLE: "must be printable ASCII characters only (0x20-0x7E)",
+    PRINTABLE_NO_SPACE: "must be printable ASCII characters other than space only (0x21-0x7E)",
+}
+
+
+def plain_message(message: str) -> str:
+    """A validation message as a reader should see it: no pydantic wording.
+
+    "Value error, must be a number" -> "must be a number" (the prefix pydantic puts on
+    a ValueError raised by a validator); a pattern mismatch -> the pattern in words.
+    """
+    message = message.removeprefix("Value error, ")
+    for pattern, words in _PATTERN_WORDS.items():
+        if message == f"String should match pattern '{pattern}'":
+            return words
+    return message
 
 
 def _no_nul(value: str) -> str:
@@ -108,7 +129,7 @@ class Strict(BaseModel):
 
 
 class CodeGeneration(Strict):
-    prefix: Annotated[str, StringConstraints(max_length=50, pattern=r"^[\x21-\x7e]*$")] = ""
+    prefix: Annotated[str, StringConstraints(max_length=50, pattern=PRINTABLE_NO_SPACE)] = ""
     length: Annotated[int, Field(ge=4, le=64)] = 8
 
 

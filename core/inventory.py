@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core import stock_alerts
-from core.catalog import load
+from core.catalog import check_takes_codes, load
 from core.clock import utcnow
 from core.errors import ValidationFailed
 from core.inputs import CodeUpload
@@ -61,6 +61,7 @@ def upload_codes(
     queue behind each other and sequence numbers stay contiguous.
     """
     reward, inventory = load(session, principal=principal, reward_id=reward_id, lock=True)
+    check_takes_codes(reward)
     unique_codes = list(dict.fromkeys(upload.codes))
     existing = _existing_values(session, reward_id=reward.id, values=unique_codes)
     fresh = [code for code in unique_codes if code not in existing]

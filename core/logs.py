@@ -47,3 +47,58 @@ def configure_logging(level: str = "INFO") -> None:
     # underneath would log every broker message and connection, drowning them.
     for noisy in _LIBRARIES:
         logging.getLogger(noisy).setLevel(max(root.level, logging.INFO))
+    idle = IdlePeriodicJobs(_beat_task_names())
+    for name in IdlePeriodicJobs.LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, IdlePeriodicJobs)]:
+            logger.removeFilter(old)
+        logger.addFilter(idle)
+
+
+def _beat_task_names() -> frozenset[str]:
+    """The task names in the beat schedule of this thread's Celery app. Read here, in the
+    thread that set the app up: Celery keeps its current app per thread, and the worker
+    threads of `coffer serve` would see a blank default app."""
+    if "celery" not in sys.modules:  # a process that runs no Celery (the API under gunicorn)
+        return frozenset()
+    from celery import current_app  # noqa: PLC0415
+
+    schedule = current_app.conf.beat_schedule or {}
+    return frozenset(entry["task"] for entry in schedule.values())
+
+
+# What a task that did nothing returns, as Celery's trace shows it (saferepr of the value).
+_NOTHING_DONE = frozenset({"0", "None", "False", "[]", "{}", "()", "''"})
+
+
+class IdlePeriodicJobs(logging.Filter):
+    """Periodic jobs that find nothing to do log at DEBUG, not INFO.
+
+    Beat sends `webhooks-due` every second and the sweeps every interval; at INFO each run
+    was three lines (beat's "Sending due task", the worker's "received" and "succeeded:
+    0"), drowning the lines that matter. Beat's line and the worker's "received" of a
+    periodic job move to DEBUG; its "succeeded" stays INFO when the job did work (returned
+    a count above 0, or True). Other tasks (claims, deliveries) are untouched.
+    """
+
+    LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+
+    def __init__(self, periodic: frozenset[str]) -> None:
+        super().__init__()
+        self.periodic = periodic
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not self._idle(record):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    def _idle(self, record: logging.LogRecord) -> bool:
+        if record.name == "celery.beat":
+            return str(record.msg).startswith("Scheduler: Sending due task")
+        data = getattr(record, "data", None)
+        if not isinstance(data, dict) or data.get("name") not in self.periodic:
+            return False
+        if record.name == "celery.worker.strategy":
+            return True  # "received": whether it did anything shows when it succeeds
+        return "return_value" in data and str(data["return_value"]) in _NOTHING_DONE

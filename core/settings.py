@@ -38,7 +38,8 @@ EXPECTED_FORM: dict[str, str] = {
     "webhook_retry_schedule": "comma-separated whole seconds, e.g. 5,300,1800",
     "webhook_timeout_s": "seconds above 0 and at most 120, e.g. 10",
     "sweep_interval_s": "seconds above 0, e.g. 30",
-    "rate_limit": "COUNT/UNIT with UNIT second, minute, hour or day, e.g. 100/second",
+    "rate_limit": "COUNT/UNIT with COUNT at least 1 and UNIT second, minute, hour or day, "
+    "e.g. 100/second",
     "max_body_bytes": "whole bytes, at least 1024, e.g. 10485760",
     "claim_batch_size": "a whole number from 1 to 5000, e.g. 200",
     "claim_max_attempts": "a whole number, at least 1, e.g. 10",
@@ -148,8 +149,12 @@ class Settings(BaseSettings):
     @field_validator("rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
-        if not _RATE.match(value):
+        match = _RATE.match(value)
+        if not match:
             raise ValueError("not a rate")
+        # 0/second would answer every request 429 forever: a limit no request can pass.
+        if int(match.group(1)) < 1:
+            raise ValueError("a count of 0 lets no request through")
         return value.strip()
 
     @field_validator("log_level")

@@ -67,6 +67,9 @@ def _from_json() -> dict[str, Any]:
 
 def _from_upload() -> dict[str, Any]:
     """text/csv body or a multipart `file` part; the other fields are query parameters."""
+    if request.mimetype not in ("multipart/form-data", "text/csv"):  # before the query's checks
+        expected = "must be application/json, text/csv or multipart/form-data"
+        raise ValidationFailed([{"field": "Content-Type", "message": expected}])
     query = query_args(CampaignUploadQuery)
     if not query.reward_id:
         raise ValidationFailed([{"field": "reward_id", "message": "is required with an upload"}])
@@ -76,11 +79,8 @@ def _from_upload() -> dict[str, Any]:
         if upload is None:
             raise ValidationFailed([{"field": "file", "message": "a file part is required"}])
         ids = IdStream(_chunks(upload.stream), header=header)
-    elif request.mimetype == "text/csv":
-        ids = IdStream(_chunks(request.stream), header=header)
     else:
-        expected = "must be application/json, text/csv or multipart/form-data"
-        raise ValidationFailed([{"field": "Content-Type", "message": expected}])
+        ids = IdStream(_chunks(request.stream), header=header)
 
     def print_() -> str:
         fields = {**query.model_dump(), "header": header, "ids_sha256": ids.digest.hexdigest()}

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,16 +43,35 @@ def demo_keys(data: Path, env: dict[str, str]) -> dict[str, object]:
     return json.loads(saved.read_text())
 
 
-def wait_until_up(url: str, coffer: subprocess.Popen[bytes]) -> None:
+def refuse_taken_port(port: int, option: str) -> None:
+    """Stop with one line when something already listens on 127.0.0.1:`port`: otherwise the
+    script would carry on against whatever answers there (another Coffer, another app)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves bind: a port left in TIME_WAIT is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise SystemExit(
+                f"run.py: cannot use port {port} ({error.strerror or error}): stop what listens"
+                f" there or pick another port with {option} N"
+            ) from None
+
+
+def wait_until_up(url: str, coffer: subprocess.Popen[bytes], port: int) -> None:
+    """Until `coffer serve` answers (refuse_taken_port made sure the port was free)."""
     for _ in range(150):
         if coffer.poll() is not None:
-            raise SystemExit(f"coffer serve exited with status {coffer.returncode}")
+            raise SystemExit(
+                f"run.py: coffer serve exited with status {coffer.returncode} (is port {port}"
+                " taken? pick another with --coffer-port N)"
+            )
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1):  # noqa: S310 - our own URL
                 return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit("coffer serve did not answer within 30 s")
+    raise SystemExit("run.py: coffer serve did not answer within 30 s")
 
 
 def main() -> None:
@@ -59,6 +79,8 @@ def main() -> None:
     parser.add_argument("--coffer-port", type=int, default=8000)
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
+    refuse_taken_port(args.coffer_port, "--coffer-port")
+    refuse_taken_port(args.port, "--port")
     if not (HERE / "dist" / "index.html").exists():
         raise SystemExit("the page is not built: run `bash examples/storefront/build.sh` first")
     data = HERE / ".data"
@@ -72,7 +94,7 @@ def main() -> None:
     # `kill` as well as Ctrl-C runs the `finally` below, so Coffer never outlives this script
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        wait_until_up(coffer_url, coffer)
+        wait_until_up(coffer_url, coffer, args.coffer_port)
         sys.path.insert(0, str(HERE))
         from storefront import create_app  # noqa: PLC0415 - needs HERE on the path
 

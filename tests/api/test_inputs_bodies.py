@@ -279,3 +279,79 @@ def test_malformed_json_is_still_reported_as_such(admin: Caller) -> None:
     for text in ('{"name": "A",', "[" * 100_000, '{"name": "A"} trailing'):
         problem = assert_problem(raw_json(admin, "POST", "/rewards", text), 400, "validation_error")
         assert problem["errors"][0]["field"] == "body"
+
+
+# A body not sent as JSON (curl -d without -H 'Content-Type: application/json').
+
+FORM = "application/x-www-form-urlencoded"
+NOT_JSON = [
+    {
+        "field": "Content-Type",
+        "message": "a JSON body sent with Content-Type application/json is required",
+    }
+]
+
+
+def test_a_claim_sent_as_a_form_is_refused_not_read_as_json(
+    admin: Caller, server: Caller, recorded: Callable[[str], int]
+) -> None:
+    reward, key = admin.create_reward(), new_id("key")
+    response = server.post(
+        f"/rewards/{reward['id']}/claim",
+        data='{"participant_id": "alice"}',
+        headers={"Content-Type": FORM, "Idempotency-Key": key},
+    )
+    assert assert_problem(response, 400, "validation_error")["errors"] == NOT_JSON
+    assert recorded(key) == 0
+    retried = server.claim(reward["id"], {"participant_id": "alice"}, key=key)
+    assert retried.status_code in (201, 202)  # the key was not consumed by the refusal
+
+
+CAMPAIGN_TYPES = [
+    {
+        "field": "Content-Type",
+        "message": "must be application/json, text/csv or multipart/form-data",
+    }
+]
+
+
+@pytest.mark.parametrize("content_type", [FORM, "text/plain", None])
+def test_every_json_endpoint_refuses_a_body_that_is_not_sent_as_json(
+    admin: Caller, tenant: TestTenant, runtime: Runtime, content_type: str | None
+) -> None:
+    reward = admin.create_reward(name="Before", points_cost=10)
+    participant = new_id()
+    writes = [
+        ("POST", "/rewards", '{"name": "Ghost", "type": "coupon"}'),
+        ("PATCH", f"/rewards/{reward['id']}", '{"points_cost": 20}'),
+        ("POST", f"/rewards/{reward['id']}/codes", '{"codes": ["A-1"]}'),
+        ("POST", f"/participants/{participant}/points", '{"amount": 5}'),
+        ("POST", f"/participants/{participant}/tokens", '{"ttl_seconds": 600}'),
+        ("POST", "/webhook-endpoints", '{"url": "https://example.com/x"}'),
+        ("POST", "/campaigns", '{"reward_id": "x", "participant_ids": ["a"]}'),
+        ("POST", "/claims/clm_x/reverse", '{"reason": "x"}'),
+        ("POST", "/claims/clm_x/fulfillment", '{"status": "shipped"}'),
+    ]
+    before = reward_rows(runtime, tenant)
+    for method, path, body in writes:
+        headers = {**admin.headers, "Idempotency-Key": new_id("key")}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        response = admin.client.open(GAMIFY + path, method=method, data=body, headers=headers)
+        problem = assert_problem(response, 400, "validation_error")
+        expected = NOT_JSON if path != "/campaigns" else CAMPAIGN_TYPES  # it takes CSV too
+        assert problem["errors"] == expected, (method, path, problem)
+    assert reward_rows(runtime, tenant) == before
+    assert admin.reward(reward["id"])["points_cost"] == 10
+    assert admin.reward(reward["id"])["available_codes"] == 0
+    assert ledger_sum(runtime, tenant, participant) == 0
+
+
+def test_a_json_body_with_a_charset_or_a_json_structured_type_is_read(admin: Caller) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = admin.client.post(
+            GAMIFY + "/rewards",
+            data='{"name": "Typed", "type": "coupon"}',
+            headers={**admin.headers, "Content-Type": content_type},
+        )
+        assert response.status_code == 201, (content_type, response.get_data(as_text=True))

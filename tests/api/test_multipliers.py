@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from core.checks import claims_within_codes
 from core.claims.drain import Drain
 from core.clock import utcnow
-from core.models import Claim, Fact, Reward
+from core.models import Claim, Fact, Reward, RewardCode
 from core.runtime import Runtime
 from tests.api.conftest import Caller, assert_problem, error_fields, ledger_sum, new_id
 from tests.support.tenants import TestTenant
@@ -261,3 +261,66 @@ def _rewards(runtime: Runtime, tenant: TestTenant) -> int:
         return session.scalar(
             select(func.count()).select_from(Reward).where(Reward.tenant_id == tenant.id)
         )  # type: ignore[return-value]
+
+
+# A type change to or from points_multiplier once codes or claims depend on the type
+# (a tester's report: coupon -> multiplier kept taking uploads that GET showed as null).
+
+TO_MULTIPLIER = {"type": "points_multiplier", "multiplier": {"factor": 2, "duration_days": 7}}
+
+
+def test_a_coupon_with_codes_cannot_become_a_multiplier(admin: Caller) -> None:
+    coupon = admin.create_reward()
+    admin.upload(coupon["id"], ["A-1", "A-2"])
+    response = admin.patch(f"/rewards/{coupon['id']}", TO_MULTIPLIER)
+    problem = assert_problem(response, 400, "validation_error")
+    assert problem["errors"] == [
+        {
+            "field": "type",
+            "message": "cannot change from coupon to points_multiplier: the reward has "
+            "2 uploaded code(s); create a new reward instead",
+        }
+    ]
+    after = admin.reward(coupon["id"])
+    assert (after["type"], after["available_codes"]) == ("coupon", 2)
+
+
+def test_a_multiplier_with_claims_cannot_become_a_coupon(
+    runtime: Runtime, admin: Caller, server: Caller
+) -> None:
+    multiplier = multiplier_reward(admin, 2)
+    decided_claim(runtime, server, multiplier["id"], new_id())
+    response = admin.patch(f"/rewards/{multiplier['id']}", {"type": "coupon", "multiplier": None})
+    [error] = assert_problem(response, 400, "validation_error")["errors"]
+    assert error["field"] == "type" and "1 claim(s)" in error["message"]
+    assert admin.reward(multiplier["id"])["type"] == "points_multiplier"
+
+
+def test_a_change_within_the_code_taking_types_stays_free(admin: Caller) -> None:
+    coupon = admin.create_reward()
+    admin.upload(coupon["id"], ["B-1"])
+    changed = admin.patch(f"/rewards/{coupon['id']}", {"type": "voucher"})
+    assert changed.status_code == 200
+    assert (changed.json["type"], changed.json["available_codes"]) == ("voucher", 1)  # type: ignore[index]
+
+
+def test_codes_are_not_uploaded_to_a_multiplier(
+    runtime: Runtime, tenant: TestTenant, admin: Caller
+) -> None:
+    multiplier = multiplier_reward(admin, 2)
+    as_json = admin.post(f"/rewards/{multiplier['id']}/codes", {"codes": ["C-1"]})
+    as_csv = admin.post(f"/rewards/{multiplier['id']}/codes", data="C-1\n", content_type="text/csv")
+    for response in (as_json, as_csv):
+        assert assert_problem(response, 400, "validation_error")["errors"] == [
+            {
+                "field": "codes",
+                "message": "a points_multiplier reward takes no codes: its claims hand out none",
+            }
+        ]
+    with runtime.db.transaction() as session:
+        stored = session.scalar(
+            select(func.count())
+            .select_from(RewardCode)
+            .where(RewardCode.reward_id == multiplier["id"])
+        )
+    assert stored == 0

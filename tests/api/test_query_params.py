@@ -84,3 +84,41 @@ def test_a_declared_parameter_with_a_bad_value_is_refused_naming_it(admin: Calle
     assert error_fields(admin.get(f"/participants/{new_id()}/rewards?include=all")) == {"include"}
     assert error_fields(admin.get("/rewards?participant_id=a%01b")) == {"participant_id"}
     assert admin.get(f"/participants/{new_id()}/rewards?include=reversed").status_code == 200
+
+
+def test_every_declared_query_parameter_given_twice_is_refused_naming_it(
+    app: Flask, tenant: TestTenant
+) -> None:
+    """`?limit=1&limit=2` used to keep one value silently (a tester's report)."""
+    client = app.test_client()
+    spec = client.get(DOCUMENT_PATH).get_json()
+    shared = spec["components"]["parameters"]
+    checked = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for given in op.get("parameters", []):
+                parameter = shared[given["$ref"].rsplit("/", 1)[1]] if "$ref" in given else given
+                if parameter["in"] != "query":
+                    continue
+                name, filled = parameter["name"], re.sub(r"\{\w+\}", "x1", path)
+                response = client.open(
+                    f"{filled}?{name}=1&{name}=2",
+                    method=method.upper(),
+                    headers=tenant.auth("live", "admin"),
+                )
+                problem = assert_problem(response, 400, "validation_error")
+                assert problem["errors"] == [{"field": name, "message": "is given more than once"}]
+                checked += 1
+    assert checked >= 5
+
+
+def test_a_repeated_parameter_beside_good_ones_is_the_only_one_named(admin: Caller) -> None:
+    response = admin.get("/rewards?reward_type=coupon&limit=1&limit=1")
+    assert error_fields(response) == {"limit"}
+    assert admin.get("/rewards?limit=1&reward_type=coupon").status_code == 200
+
+
+def test_an_unknown_parameter_given_twice_is_named_as_unknown(admin: Caller) -> None:
+    assert assert_problem(admin.get("/rewards?bogus=1&bogus=2"), 400, "validation_error")[
+        "errors"
+    ] == [{"field": "bogus", "message": "is not a query parameter of this endpoint"}]

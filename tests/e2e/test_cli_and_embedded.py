@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from core.db import Database
 from tests.support.client import Api
@@ -188,3 +189,76 @@ def test_coffer_demo_prints_the_keys_a_first_claim_and_the_dashboard(tmp_path: P
     assert admin_key.startswith("ck_live_") and server_key.startswith("ck_live_")
     assert f"Authorization: Bearer {server_key}" in out and "Idempotency-Key: order-1001" in out
     assert "http://127.0.0.1:8000/admin" in out
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t"])
+def test_tenants_create_refuses_an_empty_name_with_one_line(stack_db: Database, name: str) -> None:
+    with stack_db.transaction() as session:
+        before = session.scalar(text("SELECT count(*) FROM tenants"))
+    result = coffer("tenants", "create", name, env=clean_env(COFFER_DATABASE_URL=stack_db.url))
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "coffer: tenant name is empty (expected: 1 to 200 characters, not all spaces)"
+    ]
+    with stack_db.transaction() as session:
+        assert session.scalar(text("SELECT count(*) FROM tenants")) == before
+
+
+def test_keys_revoke_takes_the_full_key_and_never_prints_it(stack_db: Database) -> None:
+    env = clean_env(COFFER_DATABASE_URL=stack_db.url)
+    tenant_id = json.loads(coffer("tenants", "create", "Full Key Co", "--json", env=env).stdout)[
+        "tenant_id"
+    ]
+    issued = json.loads(
+        coffer(
+            "keys", "create", "--tenant", tenant_id, "--mode", "live", "--scope", "server",
+            "--json", env=env,
+        ).stdout
+    )  # fmt: skip
+    mistyped = coffer("keys", "revoke", issued["key"][:-1] + "!", env=env)
+    assert mistyped.returncode != 0
+    assert mistyped.stderr.strip() == (
+        f"coffer: No active key matches the key given (prefix {issued['prefix']})"
+    )
+    revoked = coffer("keys", "revoke", issued["key"], env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == f"revoked {issued['prefix']}"
+    assert issued["key"] not in revoked.stdout + revoked.stderr + mistyped.stderr
+    with stack_db.transaction() as session:
+        revoked_at = session.scalar(
+            text("SELECT revoked_at FROM api_keys WHERE prefix = :p"), {"p": issued["prefix"]}
+        )
+    assert revoked_at is not None
+    again = coffer("keys", "revoke", issued["key"], env=env)
+    assert again.returncode != 0 and issued["key"] not in again.stderr
+
+
+def test_a_quiet_coffer_serve_logs_nothing_at_info_after_start_up(tmp_path: Path) -> None:
+    """`webhooks-due` runs every second: it once logged three INFO lines a second."""
+    env = clean_env()
+    demo = coffer("demo", "--json", env=env, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            [str(BIN / "coffer"), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
+        )  # fmt: skip
+    try:
+        wait_for_catalog(
+            Api(f"http://127.0.0.1:{port}", json.loads(demo.stdout)["keys"]["live"]["server"])
+        )
+        deadline = time.monotonic() + 30
+        while "beat: Starting" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # the start-up lines land
+        started = len(log.read_text().splitlines())
+        time.sleep(5)
+        assert server.poll() is None
+        window = [json.loads(line) for line in log.read_text().splitlines()[started:]]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [line for line in window if line["level"] != "debug"] == []
+    assert "beat: Starting" in log.read_text()  # beat ran, so its periodic jobs did

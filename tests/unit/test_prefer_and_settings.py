@@ -73,3 +73,17 @@ def test_a_password_in_a_bad_url_stays_out_of_the_message() -> None:
         Settings(redis_url="http://:hunter2@cache:6379/0", _env_file=None)  # type: ignore[call-arg]
     [line] = settings_error_lines(raised.value)
     assert "hunter2" not in line and line.startswith("COFFER_REDIS_URL='http://:***@cache")
+
+
+@pytest.mark.parametrize("rate", ["0/second", "0/minute", " 00 / day "])
+def test_a_rate_limit_no_request_can_pass_stops_start_up_with_one_line(rate: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(rate_limit=rate, _env_file=None)  # type: ignore[call-arg]
+    assert settings_error_lines(raised.value) == [
+        f"COFFER_RATE_LIMIT={rate!r}: a count of 0 lets no request through (expected: "
+        "COUNT/UNIT with COUNT at least 1 and UNIT second, minute, hour or day, e.g. 100/second)"
+    ]
+
+
+def test_a_rate_limit_of_one_is_accepted() -> None:
+    assert Settings(rate_limit="1/day", _env_file=None).rate_limit_parts == (1, "day")  # type: ignore[call-arg]

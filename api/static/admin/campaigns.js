@@ -3,7 +3,7 @@
 
 import { allPages, api } from "./api.js";
 import {
-  badge, clearErrors, confirmDialog, download, field, fill, h, newKey, notice, num, pct,
+  badge, clearErrors, confirmDialog, count, download, field, fill, h, newKey, notice, num, pct,
   problemNotice, showFieldErrors, table, when, words,
 } from "./ui.js";
 
@@ -72,7 +72,7 @@ function startForm(status) {
   api("GET", "/rewards", { query: { limit: 200 } }).then((page) => {
     fill(reward, h("option", { value: "" }, page.rewards.length ? "Choose a reward" : "No active rewards"),
       page.rewards.map((r) => h("option", { value: r.id }, r.available_codes === null
-        ? `${r.name} (codes generated)` : `${r.name} (${num(r.available_codes)} codes available)`)));
+        ? `${r.name} (codes generated)` : `${r.name} (${count(r.available_codes, "code")} available)`)));
   }, (error) => fill(alert, problemNotice(error)));
 
   async function submit(event) {

@@ -2,7 +2,7 @@
 // chunks so a progress bar can follow; the API counts added and duplicate codes per chunk.
 
 import { api } from "./api.js";
-import { field, fill, h, notice, num, pct, problemNotice } from "./ui.js";
+import { count, field, fill, h, notice, num, pct, problemNotice } from "./ui.js";
 
 const CHUNK = 1000; // codes per request: ~40 kB, far below the body limit
 
@@ -88,15 +88,15 @@ export function uploadCodes(reward, close, changed) {
           });
           error.problem = { ...problem, errors };
           fill(result, problemNotice(error),
-            notice("info", `Stopped after ${num(i)} codes: ${num(added)} added, ${num(duplicates)} duplicates. `,
+            notice("info", `Stopped after ${count(i, "code")}: ${num(added)} added, ${count(duplicates, "duplicate")}. `,
               "Fix the file and upload it again; codes already added count as duplicates."));
           return;
         }
         say(Math.min(i + CHUNK, codes.length));
       }
       fill(result, notice("success",
-        h("span", { class: "upload-result" }, `Added ${num(added)} codes, ${num(duplicates)} duplicates. `),
-        `${num(available)} codes available now.`));
+        h("span", { class: "upload-result" }, `Added ${count(added, "code")}, ${count(duplicates, "duplicate")}. `),
+        `${count(available, "code")} available now.`));
       form.querySelector(".available").textContent = num(available);
     } finally {
       start.disabled = false;

@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import {
-  badge, clearErrors, confirmDialog, field, fill, h, intOrText, newKey, notice, num,
+  badge, clearErrors, confirmDialog, count, field, fill, h, intOrText, newKey, notice, num,
   problemNotice, showFieldErrors, table, when, words,
 } from "./ui.js";
 
@@ -40,17 +40,20 @@ export function render(main, participantId) {
   async function load() {
     fill(body, h("p", { class: "loading" }, "Loading…"));
     try {
-      const [points, rewards] = await Promise.all([
+      // The list shows reversed claims too; the count is of held claims, which only the
+      // list without reversed ones totals (its own list is past 1,000 claims incomplete).
+      const [points, rewards, held] = await Promise.all([
         api("GET", `${path()}/points`),
         api("GET", `${path()}/rewards`, { query: { include: "reversed" } }),
+        api("GET", `${path()}/rewards`),
       ]);
-      fill(body, summary(points, rewards), claims(rewards), ledger(points));
+      fill(body, summary(points, held.total_claimed), claims(rewards), ledger(points));
     } catch (error) {
       fill(body, problemNotice(error));
     }
   }
 
-  function summary(points, rewards) {
+  function summary(points, heldClaims) {
     const amount = h("input", { type: "text", inputmode: "numeric", name: "amount" });
     const reason = h("input", { type: "text", name: "reason", maxlength: 500 });
     const alert = h("div", {});
@@ -76,7 +79,7 @@ export function render(main, participantId) {
         if (reason.value.trim()) json.reason = reason.value.trim();
         const answer = await api("POST", `${path()}/points`, { json, idempotencyKey: key });
         key = newKey("credit");
-        fill(status, notice("success", `Credited ${num(json.amount)} points. New balance: ${num(answer.balance)}.`));
+        fill(status, notice("success", `Credited ${count(json.amount, "point")}. New balance: ${num(answer.balance)}.`));
         load();
       } catch (error) {
         fill(alert, problemNotice(error, showFieldErrors(form, error.problem || {})));
@@ -89,7 +92,7 @@ export function render(main, participantId) {
       h("div", { class: "card stat" },
         h("h2", {}, participantId),
         h("p", { class: "big" }, h("span", { class: "balance" }, num(points.balance)), " points"),
-        h("p", {}, `${num(rewards.total_claimed)} reward${rewards.total_claimed === 1 ? "" : "s"} held`)),
+        h("p", { class: "held" }, `${count(heldClaims, "reward")} held`)),
       form);
   }
 
@@ -145,7 +148,7 @@ export function render(main, participantId) {
     const yes = await confirmDialog({
       title: `Reverse the claim of “${claim.reward_name}”?`,
       body: h("div", {},
-        h("p", {}, refund ? `${num(refund)} points go back to ${participantId}. ` : "No points were deducted. ",
+        h("p", {}, refund ? `${count(refund, "point")} go back to ${participantId}. ` : "No points were deducted. ",
           "This cannot be undone."),
         h("label", { class: "check" }, restock, ` Return code ${claim.code_value} to the inventory (restock)`),
         field("Reason (optional)", reason)),
@@ -161,10 +164,10 @@ export function render(main, participantId) {
       const reward = await api("GET", `/rewards/${claim.reward_id}`).catch(() => null);
       const stockText = !done.reversal.restocked ? "The code was not restocked."
         : reward && reward.available_codes !== null
-          ? `Code returned to stock: “${reward.name}” now has ${num(reward.available_codes)} available codes.`
+          ? `Code returned to stock: “${reward.name}” now has ${count(reward.available_codes, "available code")}.`
           : "Code returned to stock.";
       fill(status, notice("success", h("span", { class: "reversal-result" },
-        `Claim reversed: ${num(done.reversal.points_refunded)} points refunded. ${stockText}`)));
+        `Claim reversed: ${count(done.reversal.points_refunded, "point")} refunded. ${stockText}`)));
       load();
     } catch (error) {
       fill(status, problemNotice(error));

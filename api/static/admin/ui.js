@@ -53,6 +53,11 @@ export function num(value, fallback = "—") {
   return value === null || value === undefined ? fallback : numbers.format(value);
 }
 
+/** 1 -> "1 code", 2 -> "2 codes" (the number as num() shows it). */
+export function count(value, singular, plural = `${singular}s`) {
+  return `${num(value)} ${value === 1 ? singular : plural}`;
+}
+
 export function pct(part, whole) {
   return whole ? percent.format(part / whole) : percent.format(0);
 }

@@ -63,6 +63,13 @@ def test_create_a_reward_and_upload_10000_codes_from_a_file(
     )
     assert api.get(f"/rewards/{created['id']}").json()["available_codes"] == 10_000
 
+    # One new code and one duplicate: singular words ("1 duplicates" once).
+    codes.write_text("COFFEE-00000\nCOFFEE-NEW\n")
+    page.get_by_label("Codes file").set_input_files(codes)
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator(".upload-result")).to_have_text("Added 1 code, 1 duplicate. ")
+    assert api.get(f"/rewards/{created['id']}").json()["available_codes"] == 10_001
+
 
 def test_a_wrong_field_shows_the_api_message_next_to_it_and_creates_nothing(
     signed_in: Page, api: Api

@@ -40,6 +40,7 @@ def test_credit_points_then_reverse_a_claim_with_restock(signed_in: Page, api: A
     # From the claims list itself (admin-only members): no GET /claims/{id} per claim.
     assert [url for url in reads if "/claims/" in url] == []
     expect(page.locator(".balance")).to_have_text("950")
+    expect(page.locator(".held")).to_have_text("1 reward held")
     expect(page.get_by_role("table", name="Points ledger")).to_contain_text("Welcome bonus")
     chromium.shoot(page, "participant")
 
@@ -60,6 +61,8 @@ def test_credit_points_then_reverse_a_claim_with_restock(signed_in: Page, api: A
         "Code returned to stock: “Cinema Ticket” now has 3 available codes."
     )
     expect(page.locator(".balance")).to_have_text("1,250")
+    # The reversed claim is listed, but no longer held (it once showed "1 reward held").
+    expect(page.locator(".held")).to_have_text("0 rewards held")
     expect(page.locator(f'tr[data-claim-id="{claim_id}"]')).to_contain_text("Reversed")
     expect(page.locator(f'tr[data-claim-id="{claim_id}"]').get_by_role("button")).to_have_count(0)
 
