@@ -33,7 +33,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-_LIBRARIES = ("celery", "kombu", "amqp", "redis", "urllib3", "httpx", "httpcore", "sqlalchemy")
+_LIBRARIES = ("celery", "kombu", "amqp", "redis", "urllib3", "httpx", "httpcore")
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -44,9 +44,13 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # DEBUG is for Coffer's own lines (the claim timeline, core/timeline.py): the libraries
-    # underneath would log every broker message and connection, drowning them.
+    # underneath would log every broker message and connection, drowning them. Only ever
+    # raised: SQLAlchemy keeps the WARNING it sets itself (at INFO it logs SQL parameters).
+    floor = max(root.level, logging.INFO)
     for noisy in _LIBRARIES:
-        logging.getLogger(noisy).setLevel(max(root.level, logging.INFO))
+        library = logging.getLogger(noisy)
+        if library.level < floor:
+            library.setLevel(floor)
     idle = IdlePeriodicJobs(_beat_task_names())
     for name in IdlePeriodicJobs.LOGGERS:
         logger = logging.getLogger(name)

@@ -63,7 +63,10 @@ class IdStream:
             parts = _LINE_END.split(pending.removesuffix(held))
             pending = parts.pop() + held
             yield from parts
-        pending = (pending + decoder.decode(b"", final=True)).removesuffix("\r")
+        try:  # a file may end inside a multi-byte character
+            pending = (pending + decoder.decode(b"", final=True)).removesuffix("\r")
+        except UnicodeDecodeError as error:
+            raise _bad(self.lines + 1, "is not UTF-8 text") from error
         if pending:
             yield pending
 

@@ -107,6 +107,8 @@ def test_a_file_upload_works_like_a_csv_body(admin: Caller, reward: dict[str, An
         (b"ok\nbad\x01id\nok2\n", "line 2"),
         (b"ok\n" + b"x" * 256 + b"\n", "line 2"),
         (b"ok\nfine\n\xff\xfe\n", "line 3"),
+        (b"ok\nfine\n\xc3", "line 3"),  # ends inside a two-byte character (once a 500)
+        (b"\xe9", "line 1"),
         (b"a\nb\nc\n./d\n", "line 4"),
         (b'a\n"two","cells"\n', "line 2"),
     ],

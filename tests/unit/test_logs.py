@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS, info
 
-from core.logs import IdlePeriodicJobs
+from core.logs import IdlePeriodicJobs, configure_logging
 
 PERIODIC = "coffer.webhooks.due"
 
@@ -82,3 +82,21 @@ def test_other_tasks_keep_their_info_lines(kept: tuple[_Kept, int]) -> None:
         "celery.worker.strategy",
         "celery.app.trace",
     ]  # beat's "Sending due task" is DEBUG for any task: beat only sends periodic ones
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING"])
+def test_configuring_the_logs_never_lets_sqlalchemy_log_sql(level: str) -> None:
+    """At INFO SQLAlchemy logs every statement with its parameters (codes, key hashes):
+    whatever COFFER_LOG_LEVEL says, its logger stays at WARNING or above."""
+    import sqlalchemy  # noqa: F401, PLC0415 - sets its own logger to WARNING on import
+
+    root, names = logging.getLogger(), ("sqlalchemy", "kombu", "celery")
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in names})
+    try:
+        configure_logging(level)
+        assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("kombu").isEnabledFor(logging.DEBUG)
+    finally:  # the test process's own logging, as it was
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, was in saved[2].items():
+            logging.getLogger(name).setLevel(was)
