@@ -15,8 +15,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.db import Database
 from core.migrate import upgrade
@@ -26,6 +27,7 @@ from tests.support.client import Api
 from tests.support.private_services import PrivatePostgres, PrivateRedis
 from tests.support.stack import BIN, Stack
 from tests.support.tenants import make_tenant
+from workers.celery_app import QUEUE
 
 ACCEPTED = (200, 201, 202)
 SWEEP_INTERVAL_S = 2
@@ -105,6 +107,50 @@ class Chaos:
         for person in people:
             api.credit(person, 1_000_000)
         return Scenario(api, key, reward["id"], people)
+
+    def diagnose(self) -> str:
+        """What the services and processes are doing, for a failure message: a recovery
+        that did not happen must say where it stuck (the broker queue, a lock, a process)."""
+        lines = [f"logs: {self.stack.logs}"]
+        try:
+            broker = redis.Redis.from_url(self.broker.url, socket_timeout=2)
+            lines.append(
+                f"broker: queue={broker.llen(QUEUE)} unacked={broker.hlen('unacked')} "
+                f"keys={broker.dbsize()}"
+            )
+        except Exception as error:  # a diagnosis must not hide the failure it explains
+            lines.append(f"broker: {error!r}")
+        try:
+            self.db.dispose()
+            with self.db.transaction() as session:
+                activity = session.execute(
+                    text(
+                        "SELECT pid, state, wait_event_type, wait_event,"
+                        " round(extract(epoch FROM now() - xact_start)::numeric, 1) AS xact_s,"
+                        " left(query, 80) AS query FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            lines += [f"pg: {tuple(row)}" for row in activity]
+        except Exception as error:
+            lines.append(f"pg: {error!r}")
+        for name, process in self.stack.processes.items():
+            tree = subprocess.run(
+                [
+                    "ps",
+                    "-o",
+                    "pid,stat,etime,pcpu,args",
+                    "--ppid",
+                    str(process.pid),
+                    "-p",
+                    str(process.pid),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            lines.append(f"{name}: exit={process.poll()}\n{tree.rstrip()}")
+        return "\n".join(lines)
 
     def readyz(self) -> requests.Response:
         return requests.get(f"{self.stack.base_url}/readyz", timeout=10)

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -141,11 +141,20 @@ class ClaimLoad:
     def decided_since(self, start: float, status: int = 201) -> int:
         return sum(1 for s in self.statuses_between(start) if s == status)
 
-    def wait_for_decided(self, start: float, count: int = 10, timeout_s: float = 60) -> None:
-        """Block until `count` claims were answered 201 after `start` (recovery)."""
+    def wait_for_decided(
+        self,
+        start: float,
+        count: int = 10,
+        timeout_s: float = 60,
+        explain: Callable[[], str] | None = None,
+    ) -> None:
+        """Block until `count` claims were answered 201 after `start` (recovery); on a
+        timeout, the failure carries `explain()` (what the stack was doing)."""
         deadline = time.monotonic() + timeout_s
         while self.decided_since(start) < count:
-            assert time.monotonic() < deadline, f"no recovery: {self.summary(start)}"
+            if time.monotonic() >= deadline:
+                why = explain() if explain else ""
+                raise AssertionError(f"no recovery: {self.summary(start)}\n{why}")
             time.sleep(0.2)
 
     def summary(self, start: float = 0.0) -> dict[int | None, int]:

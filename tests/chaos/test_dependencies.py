@@ -33,7 +33,7 @@ def test_postgres_restarted_mid_load_answers_503_then_recovers_losing_nothing(
     scenario = chaos.seed()
     pids = chaos.pids()
     with scenario.load(chaos.stack.base_url) as load:
-        load.wait_for_decided(time.monotonic(), count=20)
+        load.wait_for_decided(time.monotonic(), count=20, explain=chaos.diagnose)
         if how == "shutdown":
             chaos.pg.stop()
         else:
@@ -45,7 +45,7 @@ def test_postgres_restarted_mid_load_answers_503_then_recovers_losing_nothing(
         assert ready.json()["checks"]["database"] == {"status": "down", "required": True}
         chaos.pg.start()
         up_at = time.monotonic()
-        load.wait_for_decided(up_at, count=20)
+        load.wait_for_decided(up_at, count=20, explain=chaos.diagnose)
 
     assert 503 in load.statuses_between(down_at, up_at), load.summary(down_at)
     assert_no_errors_but_503(load)
@@ -63,7 +63,7 @@ def test_redis_restarted_mid_load_claims_are_still_accepted_and_all_decided(
     pids = chaos.pids()
     worker = chaos.stack.processes["worker"]
     with scenario.load(chaos.stack.base_url) as load:
-        load.wait_for_decided(time.monotonic(), count=20)
+        load.wait_for_decided(time.monotonic(), count=20, explain=chaos.diagnose)
         # Redis goes while the worker is mid-drain, holding an unacknowledged message.
         os.killpg(worker.pid, signal.SIGSTOP)
         load.burst(300)
@@ -81,7 +81,7 @@ def test_redis_restarted_mid_load_claims_are_still_accepted_and_all_decided(
         chaos.broker.start()
         chaos.notices.start()
         up_at = time.monotonic()
-        load.wait_for_decided(up_at, count=20)
+        load.wait_for_decided(up_at, count=20, explain=chaos.diagnose)
 
     assert 202 in load.statuses_between(down_at, up_at), load.summary(down_at)
     assert 503 not in load.statuses_between(0), "the database was up: nothing to refuse"
@@ -100,17 +100,19 @@ def test_with_only_the_redis_of_coffer_redis_url_down_storefront_claims_keep_get
     scenario = chaos.seed()
     pids = chaos.pids()
     with scenario.load(chaos.stack.base_url) as load:
-        load.wait_for_decided(time.monotonic(), count=10)
+        load.wait_for_decided(time.monotonic(), count=10, explain=chaos.diagnose)
         chaos.notices.stop()
         down_at = time.monotonic()
-        load.wait_for_decided(down_at + 1, count=30)  # past the first requests that noticed
+        load.wait_for_decided(
+            down_at + 1, count=30, explain=chaos.diagnose
+        )  # past the first requests that noticed
         ready = chaos.readyz()
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded"
         assert ready.json()["checks"]["redis"] == {"status": "down", "required": False}
         chaos.notices.start()
         up_at = time.monotonic()
-        load.wait_for_decided(up_at, count=10)
+        load.wait_for_decided(up_at, count=10, explain=chaos.diagnose)
 
     during = load.statuses_between(down_at, up_at)
     assert during.count(201) >= 30 and set(during) <= {201, 202}, load.summary(down_at)

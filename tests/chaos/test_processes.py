@@ -51,7 +51,7 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
     scenario = chaos.seed()
     worker = chaos.stack.processes["worker"]
     with scenario.load(chaos.stack.base_url) as load:
-        load.wait_for_decided(time.monotonic(), count=30)
+        load.wait_for_decided(time.monotonic(), count=30, explain=chaos.diagnose)
         os.killpg(worker.pid, signal.SIGSTOP)  # hold the worker while a backlog builds
         load.burst(BACKLOG)
         backlog = pending(chaos, scenario.reward_id)
@@ -68,7 +68,7 @@ def test_worker_stopped_mid_batch_then_restarted_decides_every_claim_once(
         left = pending(chaos, scenario.reward_id)
         time.sleep(2)  # claims accepted meanwhile wait in PostgreSQL and the broker
         chaos.stack.start_worker()
-        load.wait_for_decided(time.monotonic(), count=20)
+        load.wait_for_decided(time.monotonic(), count=20, explain=chaos.diagnose)
 
     assert left > 0, "the worker had nothing left to do: the stop came too late"
     if sig == signal.SIGTERM:  # it was mid-batch, and finished what it had taken
@@ -93,7 +93,7 @@ def test_gunicorn_sigterm_finishes_requests_in_flight_and_loses_no_claim(chaos: 
     scenario = chaos.seed()
     worker = chaos.stack.processes["worker"]
     with scenario.load(chaos.stack.base_url, threads=6) as load:
-        load.wait_for_decided(time.monotonic(), count=30)
+        load.wait_for_decided(time.monotonic(), count=30, explain=chaos.diagnose)
         os.killpg(worker.pid, signal.SIGSTOP)  # a busy worker: claims wait out their 2 s
         try:
             time.sleep(0.5)
@@ -102,7 +102,7 @@ def test_gunicorn_sigterm_finishes_requests_in_flight_and_loses_no_claim(chaos: 
         finally:
             os.killpg(worker.pid, signal.SIGCONT)
         chaos.stack.start_api()
-        load.wait_for_decided(time.monotonic(), count=20)
+        load.wait_for_decided(time.monotonic(), count=20, explain=chaos.diagnose)
 
     in_flight = [a for a in load.all() if a.sent < stopping_at - 0.2 and a.at >= stopping_at]
     assert len(in_flight) >= 3, f"too few requests in flight to prove anything: {in_flight}"

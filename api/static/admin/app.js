@@ -57,8 +57,10 @@ function signIn() {
       // A harmless admin-only read: 200 for an admin key, 403 for a server key.
       await api("GET", "/webhook-endpoints", { query: { limit: 1 }, key });
       session.save(key);
+      // Changing the hash routes (hashchange); routing here as well would render the page
+      // twice, with two sets of requests in flight.
       if (!location.hash || location.hash === "#/") location.hash = "#/catalog";
-      route();
+      else route();
     } catch (error) {
       const text = error.status === 403
         ? "This is a server key. It can read the catalog, claim and credit points from your " +
