@@ -88,9 +88,24 @@ class RedisOutcomes:
             remaining = deadline - time.monotonic()
             return self.fallback.wait(claim_id=claim_id, record_id=record_id, timeout_s=remaining)
         if item is None:
-            return None
+            return self._last_look(record_id)
         payload = json.loads(item[1])
         return Notice(payload["status"], payload["body"])
+
+    def _last_look(self, record_id: int) -> Notice | None:
+        """The wait ran out without a notice: read the claim's row once before answering
+        202. A notice can be lost while its claim is decided (the worker's push failed, or
+        Redis restarted without persistence between the push and the wait), and only a
+        claim still pending is answered 202 (CONTRACT §6)."""
+        if self.fallback is None:
+            return None
+        try:
+            return self.fallback.read(record_id)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("outcome read failed (%s); answering 202", type(error).__name__)
+            return None
 
 
 class PolledOutcomes:
