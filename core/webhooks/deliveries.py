@@ -280,6 +280,10 @@ def _fulfil(
     ended = {pk: outcome for pk, outcome in outcomes.items() if outcome != "retrying"}
     if not ended or not _fulfils(session, endpoint):
         return
+    # The failures decided above are unflushed changes (the session does not autoflush),
+    # and _locked reloads its rows over them (populate_existing): written first, or a
+    # delivery that failed for good stays pending and is attempted again forever.
+    session.flush()
     for delivery in _locked(session, list(ended)):
         error = failures[delivery.id].error if delivery.id in failures else None
         fulfillment.after_delivery(

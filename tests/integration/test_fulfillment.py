@@ -18,7 +18,7 @@ from core.claims.queries import claim_status
 from core.db import Database
 from core.models import Claim, Fact, Inventory, Reward, WebhookDelivery, WebhookEndpoint
 from core.runtime import Runtime
-from core.webhooks.dispatch import DeliveryPolicy, attempt
+from core.webhooks.dispatch import DeliveryPolicy, attempt, deliver_endpoint, endpoint_of
 from core.webhooks.endpoints import create_endpoint, delete_endpoint
 from core.webhooks.inputs import EndpointCreate
 from core.webhooks.relay import relay
@@ -175,6 +175,38 @@ def test_failing_every_attempt_with_keep_fails_fulfillment_and_appends_the_fact(
         }
     ]
     assert facts_of(db, tenant, "reward.claim_reversed") == []
+
+
+@pytest.mark.parametrize("on_failure", ["keep", "reverse"])
+@pytest.mark.parametrize("path", ["rounds", "single attempts"])
+def test_a_fulfillment_delivery_that_fails_for_good_ends_failed_and_is_never_tried_again(
+    runtime: Runtime, tenant: TestTenant, receiver: Receiver, on_failure: str, path: str
+) -> None:
+    """The delivery row itself ends `failed` (attempt count, no next attempt), whichever
+    path sent it; deciding the claim's fulfillment must not undo that (it once did: the
+    delivery stayed pending and was attempted again and again)."""
+    db = runtime.db
+    receiver.default = Answer(500)
+    eid = endpoint(db, tenant, receiver.url, events=["campaign.completed"])
+    reward_id = fulfilled_reward(db, tenant, eid, on_failure, codes=1)
+    claim_id = claimed(db, tenant, reward_id, "shopper")
+    pk = deliveries_of(db, claim_id)[eid]
+    if path == "rounds":
+        endpoint_pk = endpoint_of(db, pk)
+        assert endpoint_pk is not None
+        for _ in range(len(POLICY.schedule) + 1):
+            deliver_endpoint(db, endpoint_pk=endpoint_pk, policy=POLICY)
+        again = deliver_endpoint(db, endpoint_pk=endpoint_pk, policy=POLICY)
+        assert again.rounds == 0  # nothing was due any more
+    else:
+        assert run_out(db, pk) == ["retrying"] * 3 + ["failed"]
+    with db.transaction() as session:
+        row = session.get_one(WebhookDelivery, pk)
+        assert (row.status, row.attempt_count, row.next_attempt_at) == ("failed", 4, None)
+        assert row.finished_at is not None
+    assert len(receiver.received) == 4
+    assert view(db, tenant, claim_id)["fulfillment_status"] == "failed"
+    assert len(facts_of(db, tenant, "reward.fulfillment_failed")) == 1
 
 
 def test_failing_every_attempt_with_reverse_reverses_refunds_restocks_and_frees_the_slot(
