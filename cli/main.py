@@ -269,6 +269,12 @@ def demo(as_json: bool, base_url: str) -> None:
     click.echo(f"  live admin key:  {seeded['keys']['live']['admin']}")
     click.echo(f"  live server key: {server_key}")
     click.echo(f"  {DEMO_PARTICIPANT} has 1500 points.\n")
+    # The README's examples use these names: pasting this line makes them runnable.
+    click.echo("For the README's examples, in your shell:")
+    click.echo(
+        f"  export SERVER_KEY={server_key} ADMIN_KEY={seeded['keys']['live']['admin']} "
+        f"REWARD_ID={seeded['reward_ids'][0]}\n"
+    )
     click.echo("List the catalog:")
     click.echo(
         f"  curl -s {base_url}/api/v1/gamify/rewards -H 'Authorization: Bearer {server_key}'\n"

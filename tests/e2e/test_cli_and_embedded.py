@@ -189,6 +189,15 @@ def test_coffer_demo_prints_the_keys_a_first_claim_and_the_dashboard(tmp_path: P
     assert admin_key.startswith("ck_live_") and server_key.startswith("ck_live_")
     assert f"Authorization: Bearer {server_key}" in out and "Idempotency-Key: order-1001" in out
     assert "http://127.0.0.1:8000/admin" in out
+    # The export line makes the README's $SERVER_KEY, $ADMIN_KEY and $REWARD_ID real.
+    export = next(line.strip() for line in out.splitlines() if line.strip().startswith("export "))
+    shell = subprocess.run(
+        ["bash", "-c", f'{export}; echo "$SERVER_KEY $ADMIN_KEY $REWARD_ID"'],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    given_server, given_admin, reward_id = shell.stdout.split()
+    assert (given_server, given_admin) == (server_key, admin_key)
+    assert reward_id.startswith("rwd_") and f"/rewards/{reward_id}/claim" in out
 
 
 @pytest.mark.parametrize("name", ["", "   ", "\t"])
