@@ -435,7 +435,10 @@ OPERATIONS: dict[str, Operation] = {
         "deleteWebhookEndpoint", "Delete a webhook endpoint", "§7", "Webhooks", "admin",
         {204: Reply("Deleted; its deliveries stay on record.")},
         errors=("not_found",),
-        description="Nothing more is delivered to it; it is 404 from then on.",
+        description="Nothing more is delivered to it; it is 404 from then on. Its pending "
+        "deliveries end `failed` in the same transaction, with a last attempt whose error is "
+        "`endpoint deleted`, and the claims they fulfil fail as after a final failure "
+        "(`reward.fulfillment_failed`; with `on_failure: \"reverse\"` the reversal).",
     ),
     "webhooks.rotate": Operation(
         "rotateWebhookSecret", "Rotate a webhook endpoint's secret", "§7", "Webhooks", "admin",
@@ -450,15 +453,16 @@ OPERATIONS: dict[str, Operation] = {
         {200: Reply("A page of deliveries, each with its attempts.", DeliveryPage)},
         errors=("not_found",),
         description="Newest first, `limit` at a time; each delivery lists every attempt "
-        "(oldest first) with its status code, error and duration.",
+        "(oldest first) with its status code, error and duration. A deleted endpoint's "
+        "deliveries stay listed here.",
     ),
     "webhooks.retry": Operation(
         "retryWebhookDelivery", "Retry a delivery", "§7", "Webhooks", "admin",
         {200: Reply("The delivery, pending and due now.", DeliveryView)},
         errors=("not_found", "delivery_not_retryable"),
         description="Makes a pending or failed delivery due now and sends it at once (a "
-        "failed one gets one more attempt); an already delivered one is 409 "
-        "delivery_not_retryable.",
+        "failed one gets one more attempt); an already delivered one, or one whose endpoint "
+        "was deleted, is 409 delivery_not_retryable.",
     ),
     "events.events": Operation(
         "listEvents", "List events", "§7", "Webhooks", "admin",

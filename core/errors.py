@@ -145,7 +145,7 @@ class WebhookDeliveryNotFound(NotFound):
 
 
 class DeliveryNotRetryable(CofferError):
-    code, status, title = "delivery_not_retryable", 409, "This delivery was already delivered"
+    code, status, title = "delivery_not_retryable", 409, "This delivery cannot be retried"
 
 
 class FulfillmentNotChangeable(CofferError):

@@ -29,7 +29,10 @@ def check(session: Session, *, principal: Principal, fields: dict[str, Any]) -> 
     if not chosen:
         return
     try:
-        endpoints.load(session, principal=principal, endpoint_id=chosen["endpoint_id"])
+        # FOR KEY SHARE: a delete under way is waited for (and then refused here), or waits.
+        endpoints.load(
+            session, principal=principal, endpoint_id=chosen["endpoint_id"], key_share=True
+        )
     except WebhookEndpointNotFound:
         message = "is not a webhook endpoint of this tenant and mode"
         raise ValidationFailed([{"field": "fulfillment.endpoint_id", "message": message}]) from None
@@ -55,8 +58,12 @@ def endpoints_of(session: Session, facts: Iterable[Fact]) -> dict[int, WebhookEn
     """fact pk -> the fulfillment endpoint its `reward.reward_claimed` is delivered to.
 
     Read from the reward's definition when the fact is relayed (right after the
-    claim commits). Only enabled, undeleted endpoints of the fact's own tenant
-    and mode count, as for subscriptions.
+    claim commits), among the endpoints of the fact's own tenant and mode. Unlike a
+    subscription, a disabled endpoint counts (its delivery waits, pending, until it is
+    enabled again) and so does a deleted one (the relay fails the claim's fulfillment
+    at once: core.webhooks.removal); either way the claim never stays pending for want
+    of a delivery. The rows are locked FOR KEY SHARE, so a delete under way is waited
+    for and seen.
     """
     claimed = [fact for fact in facts if fact.type == CLAIMED and fact.data.get("reward_id")]
     if not claimed:
@@ -69,11 +76,8 @@ def endpoints_of(session: Session, facts: Iterable[Fact]) -> dict[int, WebhookEn
             & (WebhookEndpoint.tenant_id == Reward.tenant_id)
             & (WebhookEndpoint.mode == Reward.mode),
         )
-        .where(
-            Reward.id.in_({fact.data["reward_id"] for fact in claimed}),
-            WebhookEndpoint.enabled.is_(True),
-            WebhookEndpoint.deleted_at.is_(None),
-        )
+        .where(Reward.id.in_({fact.data["reward_id"] for fact in claimed}))
+        .with_for_update(of=WebhookEndpoint, key_share=True)
     ).all()
     by_reward = {reward_id: endpoint for reward_id, endpoint in rows}
     return {

@@ -13,7 +13,7 @@ from api.query import query_args, takes_query
 from api.respond import json_response
 from api.services import services
 from core.schemas import WebhookEndpointWithSecret, WebhookPageQuery
-from core.webhooks import endpoints, history
+from core.webhooks import endpoints, history, removal
 from core.webhooks.inputs import EndpointCreate, EndpointPatch
 
 bp = Blueprint("webhooks", __name__)
@@ -76,7 +76,9 @@ def update(endpoint_id: str) -> Response:
 @admin_only
 def delete(endpoint_id: str) -> tuple[str, int]:
     with _db() as session:
-        endpoints.delete_endpoint(session, principal=principal(), endpoint_id=endpoint_id)
+        ended = removal.delete_endpoint(session, principal=principal(), endpoint_id=endpoint_id)
+    if ended:
+        services().runtime.webhooks.wake_relay()  # fulfillment failures' facts, if any
     return "", 204
 
 

@@ -45,17 +45,36 @@ def after_delivery(
 ) -> None:
     """Decide the claim a finished delivery fulfils, if it fulfils one (else nothing).
 
-    `outcome` is `delivered` or `failed` (the schedule ran out). Only the delivery to
-    the reward's current fulfillment endpoint counts; other subscribers' do not.
+    `outcome` is `delivered` or `failed` (the schedule ran out, or the endpoint was
+    deleted: core/webhooks/removal.py). Only the delivery to the reward's current
+    fulfillment endpoint counts; other subscribers' do not.
     """
     fact = session.get(Fact, delivery.fact_id)
-    if fact is None or fact.type != "reward.reward_claimed":
+    if fact is None:
+        return
+    decide(session, fact=fact, endpoint_id=endpoint.endpoint_id, outcome=outcome,
+           last_error=last_error, now=now)  # fmt: skip
+
+
+def decide(
+    session: Session,
+    *,
+    fact: Fact,
+    endpoint_id: str,
+    outcome: str,
+    last_error: str | None,
+    now: datetime,
+) -> None:
+    """after_delivery for a `reward.reward_claimed` fact and the endpoint it went (or could not
+    go) to: a fact of another type, a claim no longer succeeded, or an endpoint that is not
+    the reward's fulfillment endpoint changes nothing."""
+    if fact.type != "reward.reward_claimed":
         return
     claim = _locked_claim(session, fact.tenant_id, fact.mode, str(fact.data.get("claim_id")))
     if claim is None or claim.status != "succeeded":
         return
     reward = session.get(Reward, claim.reward_id)
-    if reward is None or reward.fulfillment_endpoint_id != endpoint.endpoint_id:
+    if reward is None or reward.fulfillment_endpoint_id != endpoint_id:
         return
     if outcome == "delivered" and claim.fulfillment_status in ("pending", "failed"):
         claim.fulfillment_status = "fulfilled"

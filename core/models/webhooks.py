@@ -28,8 +28,9 @@ class WebhookEndpoint(TenantScoped, Base):
 
     The secrets are stored sealed (AES-GCM, core/webhooks/secret_box.py), never in
     plaintext; `sealed_previous_secret` keeps signing until
-    `previous_secret_expires_at` after a rotation. Deleting an endpoint only stamps
-    `deleted_at`, so its deliveries (and the claims a fulfillment points at) stay readable.
+    `previous_secret_expires_at` after a rotation. Deleting an endpoint stamps
+    `deleted_at` and ends its pending deliveries (core/webhooks/removal.py); the row stays,
+    so its deliveries (and the claims a fulfillment points at) stay readable.
     """
 
     __tablename__ = "webhook_endpoints"

@@ -92,13 +92,18 @@ def finish_attempt(
     attempted_at: datetime,
     now: datetime,
     schedule: tuple[int, ...],
-) -> str:
-    """Log the attempt and decide: `delivered`, `retrying` (next_attempt_at set) or `failed`."""
+    leased_until: datetime | None = None,
+) -> str | None:
+    """Log the attempt and decide: `delivered`, `retrying` (next_attempt_at set) or `failed`.
+
+    With `leased_until` (the lease begin_attempt took), None and nothing recorded when the
+    delivery is no longer under that lease (finish_round).
+    """
     delivery = session.get(WebhookDelivery, delivery_pk)
     assert delivery is not None
     sent = [Sent(delivery_pk, result, attempted_at)]
     return finish_round(session, endpoint_pk=delivery.endpoint_pk, sent=sent, now=now,
-                        schedule=schedule)[delivery_pk]  # fmt: skip
+                        schedule=schedule, leased_until=leased_until).get(delivery_pk)  # fmt: skip
 
 
 def lease_round(
@@ -165,7 +170,8 @@ def finish_round(
     `leased_until` (the round's lease), only deliveries still under that very
     lease are recorded: a round that outlived its lease (a receiver trickling
     its answer past every timeout) may have been overtaken by another holder,
-    whose attempt counts; the stale one is dropped and logged.
+    whose attempt counts, or ended by the endpoint's deletion (core.webhooks.removal); the
+    stale one is dropped and logged.
 
     The attempt rows go in one statement and the delivered deliveries are
     closed in one; failures are decided one by one (each has its own attempt
@@ -251,7 +257,9 @@ def _still_leased(
         )
     )
     if len(ours) < len(pks):
-        log.warning("a round outlived its lease; %d attempt(s) not recorded", len(pks) - len(ours))
+        # It outlived its lease, or the endpoint was deleted meanwhile.
+        log.warning("a round no longer held its lease; %d attempt(s) not recorded",
+                    len(pks) - len(ours))  # fmt: skip
     return [one for one in sent if one.delivery_pk in ours], [pk for pk in released if pk in ours]
 
 

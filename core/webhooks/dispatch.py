@@ -87,11 +87,14 @@ class Attempted:
 
 
 def attempt(db: Database, *, delivery_pk: int, policy: DeliveryPolicy) -> Attempted | None:
-    """Make one attempt of a delivery if it is due and free; None if there was nothing to do."""
+    """Make one attempt of a delivery if it is due and free; None if there was nothing to do,
+    or if the attempt no longer held its lease when it came back (the endpoint was deleted
+    meanwhile, or the lease ran out and another holder took the delivery over)."""
     lease = timedelta(seconds=policy.timeout_s) + LEASE_MARGIN
     with db.transaction() as session:
+        leased_at = utcnow()
         prepared = begin_attempt(
-            session, delivery_pk=delivery_pk, now=utcnow(), lease=lease, cap=policy.per_endpoint
+            session, delivery_pk=delivery_pk, now=leased_at, lease=lease, cap=policy.per_endpoint
         )
     if prepared is None:
         return None
@@ -107,10 +110,10 @@ def attempt(db: Database, *, delivery_pk: int, policy: DeliveryPolicy) -> Attemp
         now = utcnow()
         outcome = finish_attempt(
             session, delivery_pk=delivery_pk, result=result, attempted_at=attempted_at,
-            now=now, schedule=policy.schedule,
+            now=now, schedule=policy.schedule, leased_until=leased_at + lease,
         )  # fmt: skip
         following = hand_on(session, endpoint_pk=prepared.endpoint_pk, now=now)
-    return Attempted(outcome, following)
+    return None if outcome is None else Attempted(outcome, following)
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""The admin's webhook endpoints: create, read, list, update, delete, rotate the secret.
+"""The admin's webhook endpoints: create, read, list, update, rotate the secret.
 
 An endpoint belongs to one tenant and one mode; another tenant's or mode's
 endpoint is `not_found`. The secret is returned only by `create_endpoint`
 and `rotate_secret`, and stored only sealed (core/webhooks/secret_box.py):
 `signing_secrets` is the one reader. Its URL passes the SSRF rule (core.webhooks.ssrf) when
-it is registered or changed, and again before each attempt.
+it is registered or changed, and again before each attempt. Deleting one ends its pending
+deliveries and is core/webhooks/removal.py.
 """
 
 from __future__ import annotations
@@ -121,14 +122,6 @@ def update_endpoint(
     return shape(endpoint)
 
 
-def delete_endpoint(session: Session, *, principal: Principal, endpoint_id: str) -> None:
-    """Stop delivering to it; its deliveries stay on record."""
-    endpoint = load(session, principal=principal, endpoint_id=endpoint_id, lock=True)
-    endpoint.deleted_at = utcnow()
-    endpoint.enabled = False
-    endpoint.disabled_reason = "deleted"
-
-
 def rotate_secret(session: Session, *, principal: Principal, endpoint_id: str) -> dict[str, Any]:
     """A new secret; the current one keeps signing beside it for ROTATION_OVERLAP.
 
@@ -172,13 +165,23 @@ def _seal(session: Session, secret: str, endpoint_id: str) -> str:
 
 
 def load(
-    session: Session, *, principal: Principal, endpoint_id: str, lock: bool = False
+    session: Session,
+    *,
+    principal: Principal,
+    endpoint_id: str,
+    lock: bool = False,
+    key_share: bool = False,
+    deleted_too: bool = False,
 ) -> WebhookEndpoint:
+    """The tenant+mode's endpoint, or WebhookEndpointNotFound (also when deleted, unless
+    `deleted_too`). `lock` takes the row FOR UPDATE (to change it), `key_share` FOR KEY SHARE
+    (to rely on it not being deleted until commit: a delete under way is waited for and seen).
+    """
     query = select(WebhookEndpoint).where(
-        WebhookEndpoint.endpoint_id == endpoint_id, *_visible(principal)
+        WebhookEndpoint.endpoint_id == endpoint_id, *_visible(principal, deleted_too=deleted_too)
     )
-    if lock:
-        query = query.with_for_update()
+    if lock or key_share:
+        query = query.with_for_update(key_share=not lock)
     endpoint = session.scalar(query)
     if endpoint is None:
         raise WebhookEndpointNotFound(f"No webhook endpoint {endpoint_id}")
@@ -198,9 +201,9 @@ def shape(endpoint: WebhookEndpoint) -> WebhookEndpointView:
     )
 
 
-def _visible(principal: Principal) -> list[Any]:
-    return [
+def _visible(principal: Principal, *, deleted_too: bool = False) -> list[Any]:
+    ours = [
         WebhookEndpoint.tenant_id == principal.tenant_id,
         WebhookEndpoint.mode == principal.mode,
-        WebhookEndpoint.deleted_at.is_(None),
     ]
+    return ours if deleted_too else [*ours, WebhookEndpoint.deleted_at.is_(None)]

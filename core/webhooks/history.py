@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import DeliveryNotRetryable, WebhookDeliveryNotFound
-from core.models import Fact, WebhookAttempt, WebhookDelivery
+from core.models import Fact, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from core.schemas import DeliveryAttempt, DeliveryPage, DeliveryView
 from core.tenants import Principal
 from core.webhooks import paging
@@ -20,8 +20,9 @@ from core.webhooks.relay import QUEUED_LEASE
 def list_deliveries(
     session: Session, *, principal: Principal, endpoint_id: str, limit: int, cursor: str | None
 ) -> DeliveryPage:
-    """An endpoint's deliveries, newest first, each with its attempts."""
-    endpoint = load(session, principal=principal, endpoint_id=endpoint_id)
+    """An endpoint's deliveries, newest first, each with its attempts; a deleted endpoint's
+    too (its record stays readable, though the endpoint itself is 404)."""
+    endpoint = load(session, principal=principal, endpoint_id=endpoint_id, deleted_too=True)
     query = (
         select(WebhookDelivery, Fact.event_id, Fact.type)
         .join(Fact, Fact.id == WebhookDelivery.fact_id)
@@ -50,8 +51,27 @@ def retry_delivery(
     """Make a delivery due now: (its pk, to send at once after commit, and how it shows).
 
     A failed delivery gets one more attempt (a failure fails it again, with no
-    new schedule); a pending one is brought forward. A delivered one is 409.
+    new schedule); a pending one is brought forward. A delivered one, or one whose
+    endpoint was deleted (nothing would ever attempt it), is 409 delivery_not_retryable.
     """
+    endpoint_pk = session.scalar(
+        select(WebhookDelivery.endpoint_pk).where(
+            WebhookDelivery.delivery_id == delivery_id,
+            WebhookDelivery.tenant_id == principal.tenant_id,
+            WebhookDelivery.mode == principal.mode,
+        )
+    )
+    if endpoint_pk is None:
+        raise WebhookDeliveryNotFound(f"No webhook delivery {delivery_id}")
+    # The endpoint row before the delivery, as a delete takes them: a delete under way
+    # is waited for and seen, or waits for this retry and then ends the delivery again.
+    endpoint = session.scalar(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_pk)
+        .with_for_update(key_share=True)
+    )
+    if endpoint is None or endpoint.deleted_at is not None:
+        raise DeliveryNotRetryable(f"Delivery {delivery_id} went to a deleted webhook endpoint")
     row = session.execute(
         select(WebhookDelivery, Fact.event_id, Fact.type)
         .join(Fact, Fact.id == WebhookDelivery.fact_id)

@@ -25,6 +25,7 @@ from core.clock import utcnow
 from core.db import Database, insert_for
 from core.ids import new_id
 from core.models import Fact, WebhookDelivery, WebhookEndpoint
+from core.webhooks import removal
 from core.webhooks.inputs import ALL_TYPES
 
 BATCH = 200
@@ -61,10 +62,13 @@ def relay_rows(
     ]
     # A claim of a reward with fulfillment goes to its endpoint whatever that one subscribes
     # to (CONTRACT §7); one that also subscribes has its row already: one per (fact, endpoint).
+    # A deleted fulfillment endpoint will never take it: the claim's fulfillment fails now.
     planned = {(row["fact_id"], row["endpoint_pk"]) for row in rows}
     by_pk = {fact.id: fact for fact in facts}
     for fact_pk, endpoint in fulfillment.endpoints_of(session, facts).items():
-        if (fact_pk, endpoint.id) not in planned:
+        if endpoint.deleted_at is not None:
+            removal.claim_without_endpoint(session, fact=by_pk[fact_pk], endpoint=endpoint, now=now)
+        elif (fact_pk, endpoint.id) not in planned:
             rows.append(_delivery(by_pk[fact_pk], endpoint, now))
     created: list[tuple[int, int]] = []
     if rows:
@@ -116,12 +120,21 @@ def relay(
 def _subscribers(
     session: Session, scopes: set[tuple[str, str]]
 ) -> dict[tuple[str, str], list[WebhookEndpoint]]:
-    """Enabled endpoints per (tenant, mode): test-mode facts reach test-mode endpoints only."""
+    """Enabled endpoints per (tenant, mode): test-mode facts reach test-mode endpoints only.
+
+    Locked FOR KEY SHARE (as the deliveries' foreign key would lock them anyway): an
+    endpoint being deleted or disabled right now is waited for and then left out, so no
+    delivery is created behind a delete that has already ended its pending ones.
+    """
     found: dict[tuple[str, str], list[WebhookEndpoint]] = defaultdict(list)
-    query = select(WebhookEndpoint).where(
-        tuple_(WebhookEndpoint.tenant_id, WebhookEndpoint.mode).in_(list(scopes)),
-        WebhookEndpoint.enabled.is_(True),
-        WebhookEndpoint.deleted_at.is_(None),
+    query = (
+        select(WebhookEndpoint)
+        .where(
+            tuple_(WebhookEndpoint.tenant_id, WebhookEndpoint.mode).in_(list(scopes)),
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.deleted_at.is_(None),
+        )
+        .with_for_update(key_share=True)
     )
     for endpoint in session.scalars(query):
         found[(endpoint.tenant_id, endpoint.mode)].append(endpoint)

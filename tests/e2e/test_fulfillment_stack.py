@@ -74,3 +74,41 @@ def test_a_claim_is_fulfilled_or_reversed_by_its_delivery(
     assert api.get(f"/rewards/{lost['id']}").json()["available_codes"] == 1
     facts = api.get("/events?type=reward.fulfillment_failed").json()["events"]
     assert [f["data"]["claim_id"] for f in facts] == [doomed.json()["claim_id"]]
+
+
+def test_deleting_the_fulfillment_endpoint_ends_its_retries_and_reverses_the_claim(
+    hook_stack: tuple[Stack, Database],  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    stack, db = hook_stack
+    api = Api(stack.base_url, make_tenant(db).key())
+    watching = {"url": receiver.url, "event_types": ["reward.fulfillment_failed"]}
+    watcher = api.post("/webhook-endpoints", watching)
+    receiver.secrets.append(watcher.json()["secret"])
+    with Receiver() as failing:
+        failing.default = Answer(503, headers={"Retry-After": "2"})  # retried 2 s later
+        made = api.post(
+            "/webhook-endpoints", {"url": failing.url, "event_types": ["campaign.completed"]}
+        )
+        endpoint_id = made.json()["id"]
+        reward = api.create_reward(
+            points_cost=30, fulfillment={"endpoint_id": endpoint_id, "on_failure": "reverse"}
+        )
+        api.upload(reward["id"], [f"C-{uuid.uuid4().hex[:10]}"])
+        api.credit("buyer", 100)
+        claim = api.claim(reward["id"], "buyer", points_deduction=True).json()
+        eventually(lambda: len(failing.received), lambda n: n >= 1)
+        path = f"/webhook-endpoints/{endpoint_id}"
+        gone = api.session.delete(api.url(path), timeout=30)
+        assert gone.status_code == 204
+        now = api.get(f"/claims/{claim['claim_id']}").json()  # decided by the delete itself
+        assert (now["status"], now["fulfillment_status"]) == ("reversed", "failed")
+        (told,) = receiver.wait_for(1).values()  # the fact, relayed after the delete's commit
+        assert told.payload["data"]["last_error"] == "endpoint deleted"
+        (shown,) = api.get(f"{path}/deliveries").json()["deliveries"]
+        assert shown["status"] == "failed"
+        assert [a["error"] for a in shown["attempts"]][-1] == "endpoint deleted"
+        time.sleep(4)  # the retry was due 2 s after the first attempt: it never goes out
+        assert len(failing.received) == 1
+    assert api.get("/participants/buyer/points").json()["balance"] == 100
+    assert api.get(f"/rewards/{reward['id']}").json()["available_codes"] == 1

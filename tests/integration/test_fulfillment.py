@@ -19,9 +19,10 @@ from core.db import Database
 from core.models import Claim, Fact, Inventory, Reward, WebhookDelivery, WebhookEndpoint
 from core.runtime import Runtime
 from core.webhooks.dispatch import DeliveryPolicy, attempt, deliver_endpoint, endpoint_of
-from core.webhooks.endpoints import create_endpoint, delete_endpoint
+from core.webhooks.endpoints import create_endpoint
 from core.webhooks.inputs import EndpointCreate
 from core.webhooks.relay import relay
+from core.webhooks.removal import delete_endpoint
 from tests.support.claims import accept, balance_and_ledger, credit, drain_all, new_reward
 from tests.support.receiver import Answer, Receiver
 from tests.support.tenants import TestTenant

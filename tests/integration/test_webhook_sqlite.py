@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.clock import utcnow
 from core.db import Database
 from core.migrate import upgrade
-from core.models import WebhookDelivery
+from core.models import WebhookAttempt, WebhookDelivery
 from core.webhooks.dispatch import (
     DeliveryPolicy,
     attempt,
@@ -18,6 +18,7 @@ from core.webhooks.dispatch import (
     endpoint_of,
     queue_due,
 )
+from core.webhooks.removal import ENDPOINT_DELETED, delete_endpoint
 from tests.support.receiver import Answer, Receiver, new_delivery, register
 from tests.support.tenants import make_tenant
 
@@ -73,5 +74,39 @@ def test_rounds_lease_record_and_retry_on_sqlite(tmp_path: Path) -> None:
                 select(WebhookDelivery.id).where(WebhookDelivery.sending_until.is_not(None))
             )
         assert statuses == ["delivered"] * 5 and leased is None
+    finally:
+        db.dispose()
+
+
+def test_deleting_an_endpoint_ends_its_pending_deliveries_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'coffer.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        tenant = make_tenant(db)
+        with Receiver() as receiver:
+            endpoint_id = register(db, tenant, receiver.url, receiver)
+            receiver.default = Answer(500)
+            pk = new_delivery(db, tenant, {"claim_id": "clm_sqlite"})
+            policy = DeliveryPolicy(timeout_s=2, allow_private=True, schedule=(0, 0))
+            assert attempt(db, delivery_pk=pk, policy=policy) is not None
+            with db.transaction() as session:
+                ended = delete_endpoint(
+                    session, principal=tenant.principal(), endpoint_id=endpoint_id
+                )
+            assert ended == 1
+            assert attempt(db, delivery_pk=pk, policy=policy) is None
+            assert len(receiver.received) == 1
+        with db.transaction() as session:
+            delivery = session.get_one(WebhookDelivery, pk)
+            errors = list(
+                session.scalars(
+                    select(WebhookAttempt.error)
+                    .where(WebhookAttempt.delivery_pk == pk)
+                    .order_by(WebhookAttempt.id)
+                )
+            )
+            assert (delivery.status, delivery.next_attempt_at) == ("failed", None)
+            assert errors == ["HTTP 500", ENDPOINT_DELETED]
     finally:
         db.dispose()

@@ -148,7 +148,9 @@ export function render(main) {
   async function remove(endpoint) {
     const yes = await confirmDialog({
       title: `Delete ${endpoint.url}?`,
-      body: h("p", {}, "Nothing more is delivered to it; its past deliveries stay on record."),
+      body: h("p", {}, "Nothing more is delivered to it. Deliveries still pending fail now, " +
+        "and so does the fulfillment of the claims they carry (reversed where the reward " +
+        "says so). Past deliveries stay on record."),
       confirm: "Delete endpoint", danger: true,
     });
     if (!yes) return;
