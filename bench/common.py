@@ -20,7 +20,11 @@ CLAIM_PATH = "/api/v1/gamify/rewards/{}/claim"
 def start_stack(ctx: Context, stack: Stack, *, api: bool = True, worker: bool = True) -> None:
     sizes = ctx.sizes
     if api:
-        stack.start_api(workers=sizes.gunicorn_workers, threads=sizes.gunicorn_threads)
+        stack.start_api(
+            workers=sizes.gunicorn_workers,
+            threads=sizes.gunicorn_threads,
+            worker_class=sizes.gunicorn_worker_class,
+        )
     if worker:
         stack.start_worker(concurrency=sizes.worker_concurrency)
     log(

@@ -26,6 +26,7 @@ class Sizes:
     e2e_max_rate: int = 4000  # claims/s the codes and participants are sized for
     gunicorn_workers: int = 0  # 0: as gunicorn.conf.py says (2 gthread workers, 16 threads)
     gunicorn_threads: int = 0
+    gunicorn_worker_class: str = ""  # "": as gunicorn.conf.py says (gthread); e.g. sync
     worker_concurrency: int = 2
     # 9. breakdown: hop times of sync claims (issue 11)
     breakdown_clients: tuple[int, ...] = (1, 8)
@@ -129,6 +130,8 @@ def _parse(raw: str, current: Any) -> Any:
         return tuple(int(part) for part in raw.split(",") if part.strip())
     if isinstance(current, bool):
         return raw.lower() in {"1", "true", "yes"}
+    if isinstance(current, str):
+        return raw
     if isinstance(current, int):
         return int(float(raw))
     return float(raw)

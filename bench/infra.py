@@ -167,14 +167,16 @@ class Stack:
         self.processes[name] = process
         return process
 
-    def start_api(self, *, workers: int = 0, threads: int = 0) -> None:
+    def start_api(self, *, workers: int = 0, threads: int = 0, worker_class: str = "") -> None:
         """gunicorn as production runs it: the repository's gunicorn.conf.py (gthread) when
-        present, with `workers` / `threads` overriding it when non-zero."""
+        present, with `workers` / `threads` / `worker_class` overriding it when given."""
         args = [sys.executable, "-m", "gunicorn", "api:create_app()"]
         args += ["-b", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         if not (ROOT / "gunicorn.conf.py").exists():
             args += ["-k", "gthread"]
             workers, threads = workers or 2, threads or 16
+        if worker_class:
+            args += ["-k", worker_class]
         if workers:
             args += ["-w", str(workers)]
         if threads:
