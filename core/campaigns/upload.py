@@ -81,14 +81,35 @@ def ids_from_list(participant_ids: list[str]) -> Iterator[tuple[int, str]]:
 
 
 def _parse(line: str, number: int, *, field: str = "line") -> str | None:
+    """The id on one line (None for a blank one), or ValidationFailed naming the line.
+
+    An uploaded line is a CSV record (the body is `text/csv`): a comma outside quotes
+    separates values, so a file of two columns (an id and an e-mail, say) is refused
+    rather than gifting rewards to ids like "u1,a@b.c"; an id that holds a comma is
+    quoted ("a,b"), as a spreadsheet writes it. Empty cells (a trailing comma) are
+    ignored, as for code uploads (core.inventory.parse_csv). A JSON list's ids are
+    taken as they are.
+    """
     text = line.strip()
     if not text:
         return None
-    if text.startswith('"'):  # a quoted CSV cell: "id" or "a ""quoted"" id"
-        cells = next(csv.reader([text]), [])
-        if len(cells) != 1:
-            raise _bad(number, "holds more than one value; give one participant id a line", field)
-        text = cells[0].strip()
+    if field == "line" and ('"' in text or "," in text):
+        try:
+            cells = [
+                cell.strip() for cell in next(csv.reader([text], strict=True), []) if cell.strip()
+            ]
+        except csv.Error as error:
+            raise _bad(number, f"is not valid CSV: {error}", field) from error
+        if len(cells) > 1:
+            raise _bad(
+                number,
+                f"holds {len(cells)} values; give one participant id a line (a CSV of one "
+                "column; quote an id that contains a comma)",
+                field,
+            )
+        if not cells:
+            return None
+        text = cells[0]
     try:
         return _PARTICIPANT_ID.validate_python(text)
     except ValidationError as error:

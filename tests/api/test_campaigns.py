@@ -111,6 +111,11 @@ def test_a_file_upload_works_like_a_csv_body(admin: Caller, reward: dict[str, An
         (b"\xe9", "line 1"),
         (b"a\nb\nc\n./d\n", "line 4"),
         (b'a\n"two","cells"\n', "line 2"),
+        # A file of two columns (an id and an e-mail): never ids like "u1,a@b.c".
+        (b"u1,a@b.c\nu2,d@e.f\n", "line 1"),
+        (b"u0\nu1 , a@b.c\n", "line 2"),
+        (b'u0\n"u1",a@b.c\n', "line 2"),
+        (b'u0\n"unclosed\n', "line 2"),
     ],
 )
 def test_an_invalid_id_refuses_the_whole_upload_naming_its_line_and_creates_nothing(
@@ -123,6 +128,32 @@ def test_an_invalid_id_refuses_the_whole_upload_naming_its_line_and_creates_noth
     assert [e["field"] for e in problem["errors"]] == [line]
     assert campaigns_of(runtime, tenant) == before
     assert post_csv(admin, reward["id"], b"ok\n", key=key).status_code == 202  # key unused
+
+
+def test_a_quoted_id_may_hold_a_comma_and_a_trailing_empty_cell_is_ignored(
+    runtime: Runtime, admin: Caller, reward: dict[str, Any]
+) -> None:
+    body = b'"smith, jo"\nu2,\n"say ""hi"""\n'
+    response = post_csv(admin, reward["id"], body)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    run(runtime, response.json["campaign_id"])
+    results = admin.get(f"/campaigns/{response.json['campaign_id']}/results").json["results"]
+    assert [r["participant_id"] for r in results] == ["smith, jo", "u2", 'say "hi"']
+
+
+def test_a_json_list_takes_ids_with_commas_and_quotes_as_they_are(
+    runtime: Runtime, admin: Caller, reward: dict[str, Any]
+) -> None:
+    ids = ["a,b", '"quoted"']
+    response = admin.post(
+        "/campaigns",
+        {"reward_id": reward["id"], "participant_ids": ids},
+        headers={"Idempotency-Key": new_id("key")},
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+    run(runtime, response.json["campaign_id"])
+    results = admin.get(f"/campaigns/{response.json['campaign_id']}/results").json["results"]
+    assert [r["participant_id"] for r in results] == ids
 
 
 def test_the_same_key_replays_and_a_different_upload_under_it_is_422(
