@@ -38,6 +38,7 @@ class ApiProcess:
         self.cache = KeyCache(clock=clock) if clock else KeyCache()
         self.lookups = 0
         self.after_lookup: Callable[[], None] | None = None  # run once, then forgotten
+        self.before_count: Callable[[], None] | None = None
         self.after_count: Callable[[], None] | None = None
 
     def send(self, key: str) -> Principal:
@@ -55,6 +56,9 @@ class ApiProcess:
         return principal
 
     def _count(self, bucket: str) -> Counted:
+        self.before_count, first = None, self.before_count
+        if first:
+            first()
         counted = self.limiter.count(bucket)
         self.after_count, then = None, self.after_count
         if then:
@@ -132,6 +136,26 @@ def test_a_key_revoked_while_its_request_is_in_flight_is_refused_next(
         process.send(key)  # begun before the revocation: served
     assert process.lookups == looked_up + 1
 
+    with pytest.raises(Unauthorized):
+        process.send(key)
+
+
+def test_an_entry_read_just_before_another_thread_emptied_the_cache_is_not_used(
+    process: ApiProcess, runtime: Runtime
+) -> None:
+    """Two requests in one process after a revocation: the first has the cached entry in
+    hand when the second reads the new generation, empties the cache and adopts it; the
+    first then reads that same generation, which is still not its entry's."""
+    key = new_key(runtime)
+    for _ in range(3):
+        process.send(key)
+    assert revoke(runtime, key, redis=runtime.redis).announced
+
+    def another_request_first() -> None:
+        with pytest.raises(Unauthorized):
+            process.send(key)
+
+    process.before_count = another_request_first
     with pytest.raises(Unauthorized):
         process.send(key)
 
