@@ -1,7 +1,8 @@
 """Bearer authentication, scopes and rate limits for the /api/v1/gamify endpoints.
 
 Two kinds of bearer credential:
-- an API key (`ck_live_...`, `ck_test_...`; CONTRACT §2), looked up by its hash;
+- an API key (`ck_live_...`, `ck_test_...`; CONTRACT §2), looked up by its hash, through
+  a per-process cache that every revocation empties (core/key_cache.py);
 - a participant token (`cpt_...`; CONTRACT §10), verified from its signature alone
   (core/tokens.py), its issuing key's revocation checked through a per-process
   cache (core/tokens_revocation.py). It may only GET its own participant's rewards
@@ -44,11 +45,18 @@ def load_principal() -> None:
     svc = services()
     if given is not None and given.startswith(TOKEN_PREFIX):
         g.principal, bucket = _token_principal(given)
-    else:
-        with svc.runtime.db.autocommit() as session:
-            g.principal = authenticate(session, key=given)
-        bucket = g.principal.key_id
-    svc.limiter.check(bucket)
+        svc.limiter.check(bucket)
+        return
+    g.principal, counted = svc.runtime.key_cache.authenticate(
+        given, lookup=_key_principal, count=svc.limiter.count
+    )
+    counted.enforce()  # only now: a revoked key is 401 even past its limit
+
+
+def _key_principal(key: str) -> Principal:
+    """The principal for an API key, asked of the database (401 if unknown or revoked)."""
+    with services().runtime.db.autocommit() as session:
+        return authenticate(session, key=key)
 
 
 def _token_principal(token: str) -> tuple[Principal, str]:

@@ -206,9 +206,10 @@ def keys_revoke(key_or_prefix: str) -> None:
     from sqlalchemy import select  # noqa: PLC0415
 
     from core.errors import NotFound  # noqa: PLC0415
+    from core.key_cache import MAX_AGE_S  # noqa: PLC0415
     from core.models import ApiKey  # noqa: PLC0415
     from core.tenants import hash_key, revoke_key  # noqa: PLC0415
-    from core.tokens_revocation import announce_revoked, key_ids_with_prefix  # noqa: PLC0415
+    from core.tokens_revocation import LIVE_TTL_S  # noqa: PLC0415
 
     match = _PREFIX.match(key_or_prefix)
     prefix = match.group(0) if match else key_or_prefix
@@ -219,12 +220,19 @@ def keys_revoke(key_or_prefix: str) -> None:
                 stored = session.scalar(select(ApiKey.key_hash).where(ApiKey.prefix == prefix))
                 if stored != hash_key(key_or_prefix):
                     raise NotFound(f"No active key matches the key given (prefix {prefix})")
-            revoke_key(session, prefix=prefix)
+            # Announced in Redis after the commit, to every API process (core/key_cache.py).
+            revocation = revoke_key(session, prefix=prefix, redis=runtime.redis)
     except NotFound as error:
         raise Failure(error.detail) from error
-    # After the commit: the participant tokens the key issued stop at once (docs/clients.md).
-    announce_revoked(runtime.redis, key_ids_with_prefix(runtime.db, prefix))
     click.echo(f"revoked {prefix}")
+    if not revocation.announced and (runtime.redis is not None or not runtime.db.is_sqlite):
+        # API processes with Redis cache keys; without the announcement their entries age out.
+        why = "could not be reached" if runtime.redis is not None else "is not set"
+        click.echo(
+            f"warning: COFFER_REDIS_URL {why}, so the API processes were not told: they refuse"
+            f" the key within {MAX_AGE_S:g} s and its participant tokens within {LIVE_TTL_S:g} s",
+            err=True,
+        )
 
 
 @main.command()

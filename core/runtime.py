@@ -19,6 +19,7 @@ from core.claims.failures import SetAside
 from core.claims.service import Waker
 from core.db import Database
 from core.instance_secret import SecretHolder
+from core.key_cache import KeyCache
 from core.metrics import ClaimStats, LocalClaimStats, RedisClaimStats
 from core.notify import OutcomeWaiter, PolledOutcomes, RedisOutcomes
 from core.settings import Settings, load_settings_or_exit
@@ -43,6 +44,7 @@ class Runtime:
     set_aside: SetAside = field(default_factory=SetAside)
     secrets: SecretHolder = field(default_factory=SecretHolder)  # core/instance_secret.py
     key_liveness: KeyLiveness = field(default_factory=KeyLiveness)  # core/tokens_revocation.py
+    key_cache: KeyCache = field(default_factory=KeyCache)  # core/key_cache.py
 
     def close(self) -> None:
         self.db.dispose()

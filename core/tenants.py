@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeGuard
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -98,15 +98,45 @@ def issue_key(session: Session, *, tenant_id: str, mode: Mode, scope: Scope) -> 
     return IssuedKey(key=key, prefix=prefix, tenant_id=tenant_id, mode=mode, scope=scope)
 
 
-def revoke_key(session: Session, *, prefix: str) -> None:
-    """Revoke a key by its displayable prefix; effective on the key's next request."""
-    result = session.execute(
-        update(ApiKey)
-        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+@dataclass
+class Revocation:
+    """The keys one revoke_key call revoked; `announced` turns True after the commit once
+    every process has been told through Redis (core/tokens_revocation.py)."""
+
+    key_ids: list[str]
+    announced: bool = False
+
+    def announce(self, redis: Any | None) -> None:
+        from core.tokens_revocation import announce_revoked  # noqa: PLC0415 - imports this module
+
+        self.announced = announce_revoked(redis, self.key_ids)
+
+
+def revoke_key(session: Session, *, prefix: str, redis: Any | None) -> Revocation:
+    """Revoke a key by its displayable prefix, in the caller's transaction (`db.transaction()`);
+    effective on the key's next request in every API process once it commits (CONTRACT §2).
+
+    The caches that spare a request its key lookup (core/key_cache.py, and the one for
+    participant tokens in core/tokens_revocation.py) learn of it through `redis`, the
+    runtime's client (None: no Redis, so no process caches keys). They are told after the
+    commit, never before: a process told earlier could look the key up, find it still live
+    and cache it. NotFound if no active key has the prefix.
+    """
+    key_ids = list(
+        session.scalars(
+            update(ApiKey)
+            .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .returning(ApiKey.id)
+        )
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if not key_ids:
         raise NotFound(f"No active key with prefix {prefix}")
+    revocation = Revocation(key_ids)
+    # Fired only by a commit (a rollback announces nothing; an extra announcement would
+    # only cost the caches a refill, a missing one would leave the key cached as live).
+    event.listen(session, "after_commit", lambda _: revocation.announce(redis), once=True)
+    return revocation
 
 
 _KEY_LOOKUP = select(ApiKey.id, ApiKey.tenant_id, ApiKey.mode, ApiKey.scope).where(
@@ -114,10 +144,15 @@ _KEY_LOOKUP = select(ApiKey.id, ApiKey.tenant_id, ApiKey.mode, ApiKey.scope).whe
 )
 
 
+def is_key_shaped(key: str | None) -> TypeGuard[str]:
+    """True for a string that may be an API key (`ck_live_...`, `ck_test_...`; CONTRACT §2)."""
+    return key is not None and key.startswith(("ck_live_", "ck_test_"))
+
+
 def authenticate(session: Session, *, key: str | None) -> Principal:
-    """The principal for a bearer key, or Unauthorized. Checked on every request, so a
-    revoked key fails on its very next one."""
-    if not key or not key.startswith(("ck_live_", "ck_test_")):
+    """The principal for a bearer key, asked of the database, or Unauthorized for a
+    missing, unknown or revoked key (core/key_cache.py spares the API most of these)."""
+    if not is_key_shaped(key):
         raise Unauthorized()
     row = session.connection().execute(_KEY_LOOKUP, {"key_hash": hash_key(key)}).one_or_none()
     if row is None:

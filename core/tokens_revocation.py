@@ -8,10 +8,10 @@ what tokens exist to avoid, so each process keeps a small cache of key ids:
   indexed primary-key read per key per process per LIVE_TTL_S, whatever the
   traffic);
 - a key seen revoked (or gone) stays revoked: revocation is never undone;
-- with COFFER_REDIS_URL set, `coffer keys revoke` also writes a revocation mark
-  to Redis, checked on every token request (one Redis EXISTS, no database), so
-  the tokens stop on their next request in every process. If Redis cannot be
-  reached the cache bound still holds.
+- with COFFER_REDIS_URL set, a revocation (core.tenants.revoke_key) also writes a
+  revocation mark to Redis, checked on every token request (one Redis EXISTS, no
+  database), so the tokens stop on their next request in every process. If Redis
+  cannot be reached the cache bound still holds.
 
 So a revoked key's tokens stop working on their next request with Redis, and
 within LIVE_TTL_S seconds without it (docs/clients.md).
@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import Database
+from core.key_cache import GENERATION_KEY, new_generation
 from core.models import ApiKey
 from core.tokens import TTL_MAX_S, TokenInvalid
 
@@ -83,14 +84,17 @@ class KeyLiveness:
 
 def announce_revoked(redis: Any | None, key_ids: list[str]) -> bool:
     """Tell every process at once that these keys are revoked (after the revocation has
-    committed). False when there is no Redis or it could not be written: the tokens then
-    stop within LIVE_TTL_S."""
+    committed: core.tenants.revoke_key does it): a mark per key for its participant tokens,
+    and a new key generation, which empties every API process's key cache
+    (core/key_cache.py). False when there is no Redis or it could not be written: the
+    tokens then stop within LIVE_TTL_S, the keys within key_cache.MAX_AGE_S."""
     if redis is None or not key_ids:
         return False
     try:
         pipe = redis.pipeline(transaction=False)
         for key_id in key_ids:
             pipe.set(_NAMESPACE + key_id, b"1", ex=_MARK_TTL_S)
+        pipe.set(GENERATION_KEY, new_generation())
         pipe.execute()
     except Exception:
         log.warning("could not announce a key revocation in Redis", exc_info=True)

@@ -14,6 +14,7 @@ from tests.api.conftest import (
     requests_under_key,
     reward_rows,
 )
+from tests.support.queries import statements_naming
 from tests.support.tenants import TestTenant
 
 
@@ -58,14 +59,26 @@ def test_a_real_key_with_the_wrong_scheme_or_a_typo_is_unauthorized(
     assert ok.status_code == 200  # the scheme is case-insensitive
 
 
+def test_a_known_key_is_authenticated_without_a_database_query(
+    client: FlaskClient, tenant: TestTenant, runtime: Runtime
+) -> None:
+    server = Caller(client, tenant.auth("live", "server"))
+    assert [server.get("/rewards").status_code for _ in range(2)] == [200, 200]  # looked up
+
+    with statements_naming(runtime.db.engine, "api_keys") as lookups:
+        assert [server.get("/rewards").status_code for _ in range(3)] == [200] * 3
+
+    assert lookups == []  # cached: Redis is configured (core/key_cache.py)
+
+
 def test_a_revoked_key_is_unauthorized_on_its_next_request(
     client: FlaskClient, tenant: TestTenant, runtime: Runtime
 ) -> None:
     revoked = Caller(client, tenant.auth("live", "server"))
-    assert revoked.get("/rewards").status_code == 200
+    assert [revoked.get("/rewards").status_code for _ in range(3)] == [200] * 3  # cached
 
     with runtime.db.transaction() as session:
-        revoke_key(session, prefix=prefix_of(tenant.key("live", "server")))
+        revoke_key(session, prefix=prefix_of(tenant.key("live", "server")), redis=runtime.redis)
 
     assert_problem(revoked.get("/rewards"), 401, "unauthorized")
     assert_problem(revoked.credit(new_id(), 5), 401, "unauthorized")

@@ -18,7 +18,7 @@ from core.runtime import Runtime, build_runtime
 from core.settings import Settings
 from core.tenants import Principal, revoke_key
 from core.tokens import issue_token, signing_key
-from core.tokens_revocation import announce_revoked, key_ids_with_prefix
+from core.tokens_revocation import key_ids_with_prefix
 from tests.api.conftest import GAMIFY, Caller, assert_problem, error_fields, ledger_sum, new_id
 from tests.support.tenants import TestTenant, make_tenant
 
@@ -226,8 +226,8 @@ def test_a_token_stops_working_once_its_key_is_revoked(
     prefix = own.key("live", "server")[:16]
 
     with runtime.db.transaction() as session:
-        revoke_key(session, prefix=prefix)
-    assert announce_revoked(runtime.redis, key_ids_with_prefix(runtime.db, prefix))
+        revocation = revoke_key(session, prefix=prefix, redis=runtime.redis)
+    assert revocation.announced
 
     assert_problem(browser.get(f"/participants/{participant}/points"), 401, "unauthorized")
 

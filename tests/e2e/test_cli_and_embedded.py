@@ -83,9 +83,12 @@ def test_a_created_key_works_and_a_revoked_one_fails_on_its_next_request(
     )
 
     api = Api(stack.base_url, issued["key"])
-    assert api.get("/rewards").status_code == 200
-    revoked = coffer("keys", "revoke", issued["prefix"], env=env)
-    assert revoked.returncode == 0, revoked.stderr
+    assert [api.get("/rewards").status_code for _ in range(4)] == [200] * 4  # cached by now
+    # The operator's command shares the API's settings, Redis among them: it tells every
+    # API process (core/key_cache.py), so no warning.
+    redis_env = {**env, "COFFER_REDIS_URL": stack.env["COFFER_REDIS_URL"]}
+    revoked = coffer("keys", "revoke", issued["prefix"], env=redis_env)
+    assert revoked.returncode == 0 and "warning" not in revoked.stderr, revoked.stderr
     response = api.get("/rewards")
     assert response.status_code == 401 and response.json()["code"] == "unauthorized"
 
@@ -162,6 +165,13 @@ def test_coffer_serve_runs_the_demo_on_the_embedded_default(tmp_path: Path) -> N
             served = requests.get(f"http://127.0.0.1:{port}/docs/assets/{asset}", timeout=10)
             assert served.status_code == 200, asset
             assert len(served.content) > 100 and "Content-Type" in served.headers
+
+        # Revoked from another process: no Redis here, so no process caches keys, and the
+        # next request is refused (CONTRACT §2).
+        key = seeded["keys"]["live"]["server"]
+        revoked = coffer("keys", "revoke", key, env=env, cwd=tmp_path)
+        assert revoked.returncode == 0 and "warning" not in revoked.stderr, revoked.stderr
+        assert api.get("/rewards").status_code == 401
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -232,6 +242,8 @@ def test_keys_revoke_takes_the_full_key_and_never_prints_it(stack_db: Database) 
     revoked = coffer("keys", "revoke", issued["key"], env=env)
     assert revoked.returncode == 0, revoked.stderr
     assert revoked.stdout.strip() == f"revoked {issued['prefix']}"
+    # PostgreSQL without COFFER_REDIS_URL: API processes with Redis were not told.
+    assert "warning: COFFER_REDIS_URL is not set" in revoked.stderr
     assert issued["key"] not in revoked.stdout + revoked.stderr + mistyped.stderr
     with stack_db.transaction() as session:
         revoked_at = session.scalar(

@@ -110,7 +110,7 @@ def test_without_redis_a_revoked_key_is_noticed_within_the_cache_bound(runtime: 
     liveness.require_live(key_id, db=runtime.db, redis=None)
 
     with runtime.db.transaction() as session:
-        revoke_key(session, prefix=prefix)
+        revoke_key(session, prefix=prefix, redis=None)
     clock.now += LIVE_TTL_S - 0.5
     liveness.require_live(key_id, db=runtime.db, redis=None)  # cached: no database read
     clock.now += 0.5
@@ -128,8 +128,9 @@ def test_with_redis_a_revocation_is_noticed_on_the_next_request(runtime: Runtime
     liveness.require_live(key_id, db=runtime.db, redis=runtime.redis)
 
     with runtime.db.transaction() as session:
-        revoke_key(session, prefix=prefix)
-    assert announce_revoked(runtime.redis, [key_id])
+        revocation = revoke_key(session, prefix=prefix, redis=runtime.redis)
+        assert not revocation.announced  # not before the commit
+    assert revocation.announced and revocation.key_ids == [key_id]
 
     with pytest.raises(KeyRevoked):
         liveness.require_live(key_id, db=runtime.db, redis=runtime.redis)

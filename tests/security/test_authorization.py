@@ -129,7 +129,7 @@ def _revoked_key(runtime: Runtime, world: World) -> str:
     with runtime.db.transaction() as session:
         issued = issue_key(session, tenant_id=world.owner.id, mode="live", scope="admin")
     with runtime.db.transaction() as session:
-        revoke_key(session, prefix=issued.prefix)
+        revoke_key(session, prefix=issued.prefix, redis=runtime.redis)
     return issued.key
 
 

@@ -3,6 +3,7 @@ only; a server key and an unknown key are refused with words, not raw JSON."""
 
 from __future__ import annotations
 
+import redis
 import requests
 from playwright.sync_api import Browser, Page, expect
 
@@ -107,8 +108,12 @@ def test_a_revoked_key_signs_the_tab_out_and_says_why(
     # there is no link to click).
     expect(page.locator("#main .count")).to_be_visible()
     page.wait_for_load_state("networkidle")
-    with dash_db.transaction() as session:
-        revoke_key(session, prefix=issued.prefix)
+    # As `coffer keys revoke` does: announced in the stack's Redis after the commit.
+    with (
+        redis.Redis.from_url(dash_stack.env["COFFER_REDIS_URL"]) as client,
+        dash_db.transaction() as session,
+    ):
+        revoke_key(session, prefix=issued.prefix, redis=client)
     page.get_by_role("link", name="Webhooks").click()
     expect(page.get_by_label("Admin key")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("Signed out:")
