@@ -75,10 +75,15 @@ def test_two_beats_decide_every_claim_once_and_deliver_every_fact_once(tmp_path:
             answers = [api.claim(reward["id"], f"two-beats-{n}") for n in range(CLAIMS)]
             assert {a.status_code for a in answers} == {202}  # no worker: all pending
 
-            time.sleep(3.5)  # both beats schedule sweeps of the stale claims, over and over
+            # Both beats schedule sweeps of the stale claims, over and over (a beat takes a
+            # few seconds to start on a loaded machine: wait for both, within a bound).
+            deadline = time.monotonic() + 30
+            senders: set[str] = set()
+            while len(senders) < 2 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                senders = {o for task, o in queued_tasks(redis_url) if task == SWEEP_TASK}
             assert stack.processes["beat"].poll() is None
             assert stack.processes["second-beat"].poll() is None
-            senders = {origin for task, origin in queued_tasks(redis_url) if task == SWEEP_TASK}
             assert len(senders) == 2, senders  # each beat has scheduled sweeps
             stack.start_worker(concurrency=2)
 
