@@ -9,6 +9,7 @@ import * as participant from "./participant.js";
 import * as webhooks from "./webhooks.js";
 import * as campaigns from "./campaigns.js";
 import * as events from "./events.js";
+import { dismissUpload, uploadActivity, uploadState } from "./codes.js";
 
 const PAGES = [
   ["catalog", "Catalog", catalog],
@@ -78,6 +79,24 @@ function signIn() {
   input.focus();
 }
 
+// A codes upload goes on while the person reads other pages: the header says how far it is,
+// then how it ended (until dismissed) if its form was closed meanwhile.
+const uploadIndicator = h("div", { class: "upload-indicator", role: "status", hidden: true });
+uploadActivity.addEventListener("change", showUpload);
+
+function showUpload() {
+  const upload = uploadState();
+  uploadIndicator.hidden = !upload;
+  if (!upload) {
+    fill(uploadIndicator);
+    return;
+  }
+  fill(uploadIndicator, h("span", {}, upload.text),
+    upload.dismissable ? [" ", h("button", { type: "button", class: "link",
+      onclick: () => { dismissUpload(); document.getElementById("main")?.focus(); } },
+      "Dismiss")] : null);
+}
+
 function shell(current) {
   const nav = h("nav", { "aria-label": "Dashboard" },
     h("ul", {}, PAGES.map(([slug, label]) => h("li", {},
@@ -92,6 +111,7 @@ function shell(current) {
       h("span", { class: `badge mode-${mode}`, title: "The key's mode" },
         mode === "test" ? "Test mode" : "Live mode"),
       nav,
+      uploadIndicator,
       h("button", { type: "button", class: "link signout", onclick: signOut }, "Sign out")),
     main);
   return main;
@@ -116,6 +136,9 @@ function route() {
   const arg = rest.length ? decodeURIComponent(rest.join("/")) : null;
   document.title = `${page[1]} · Coffer dashboard`;
   stopPage = page[2].render(main, arg) || null;
+  // Rendering replaced what had focus (the link followed, the sign-in button): start the
+  // keyboard and screen reader at the page's content, unless the page focused a control.
+  if (!main.contains(document.activeElement)) main.focus();
 }
 
 window.addEventListener("hashchange", route);

@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import { badge, confirmDialog, field, fill, h, notice, num, problemNotice, table, words } from "./ui.js";
-import { uploadCodes } from "./codes.js";
+import { uploadActivity, uploadCodes } from "./codes.js";
 import { rewardForm, statusBadge, TYPES } from "./reward-form.js";
 
 // The listing's `status` filter (docs/api-extensions.md), in the order people look for them.
@@ -21,12 +21,11 @@ export function render(main, rewardId) {
   const panel = h("div", {});
   const status = h("div", {});
   const findInput = h("input", { type: "text", name: "reward_id", placeholder: "rwd_…" });
+  const newButton = h("button", { type: "button", class: "primary", onclick: () => openForm(null) },
+    "New reward");
 
   fill(main,
-    h("div", { class: "page-head" },
-      h("h1", {}, "Catalog"),
-      h("button", { type: "button", class: "primary", onclick: () => openForm(null) },
-        "New reward")),
+    h("div", { class: "page-head" }, h("h1", {}, "Catalog"), newButton),
     status,
     panel,
     h("div", { class: "toolbar" },
@@ -67,7 +66,8 @@ export function render(main, rewardId) {
       list.querySelector(".more")?.remove();
       if (page.next_cursor && body) {
         list.append(h("button", { type: "button", class: "more",
-          onclick: () => load(page.next_cursor, body) }, "Show more rewards"));
+          onclick: (e) => { e.target.disabled = true; load(page.next_cursor, body); } },
+        "Show more rewards"));
       }
     } catch (error) {
       fill(list, problemNotice(error));
@@ -82,8 +82,9 @@ export function render(main, rewardId) {
       h("td", { class: "num" }, reward.points_cost === null ? "Free" : num(reward.points_cost)),
       h("td", { class: "num" }, stock(reward)),
       h("td", { class: "actions" },
-        h("button", { type: "button", onclick: () => openForm(reward) }, "Edit"),
-        h("button", { type: "button", onclick: () => openUpload(reward) }, "Upload codes"),
+        h("button", { type: "button", onclick: (e) => openForm(reward, e.currentTarget) }, "Edit"),
+        h("button", { type: "button", onclick: (e) => openUpload(reward, e.currentTarget) },
+          "Upload codes"),
         reward.status === "inactive"
           ? h("button", { type: "button", onclick: () => reactivate(reward) }, "Reactivate")
           : h("button", { type: "button", class: "danger", onclick: () => deactivate(reward) },
@@ -101,22 +102,33 @@ export function render(main, rewardId) {
     }
   }
 
-  function openForm(reward) {
+  // Closing a form puts focus back on the button that opened it (or on New reward, which
+  // stays put while the list reloads), not on the page's body.
+  function closePanel(opener) {
+    fill(panel);
+    (opener?.isConnected ? opener : newButton).focus();
+  }
+
+  function openForm(reward, opener = null) {
     fill(status);
     fill(panel, rewardForm(reward, (saved, created) => {
-      fill(panel);
+      closePanel(null);
       fill(status, notice("success", created ? `Created “${saved.name}”. ` : `Saved “${saved.name}”. `,
         created ? "Upload its codes next (Upload codes), or let it generate them." : ""));
       load();
-    }, () => fill(panel)));
+    }, () => closePanel(opener)));
     panel.querySelector("input")?.focus();
   }
 
-  function openUpload(reward) {
+  function openUpload(reward, opener) {
     fill(status);
-    fill(panel, uploadCodes(reward, () => fill(panel), () => load()));
+    fill(panel, uploadCodes(reward, () => closePanel(opener)));
     panel.querySelector("input")?.focus();
   }
+
+  // The stock changes when an upload ends, even one started before this page was opened.
+  const uploaded = () => load();
+  uploadActivity.addEventListener("finished", uploaded);
 
   async function deactivate(reward) {
     const yes = await confirmDialog({
@@ -155,8 +167,9 @@ export function render(main, rewardId) {
   }
 
   load();
-  if (rewardId) api("GET", `/rewards/${encodeURIComponent(rewardId)}`).then(openForm,
+  if (rewardId) api("GET", `/rewards/${encodeURIComponent(rewardId)}`).then((r) => openForm(r),
     (error) => fill(status, problemNotice(error)));
+  return () => uploadActivity.removeEventListener("finished", uploaded);
 }
 
 /** Available codes with a low-stock / out-of-stock warning. */

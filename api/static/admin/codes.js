@@ -1,5 +1,7 @@
 // Upload codes from a file (CSV with the code in the first column, or one code a line), in
 // chunks so a progress bar can follow; the API counts added and duplicate codes per chunk.
+// One upload runs at a time in a tab. It goes on while the person opens other pages of the
+// dashboard (the header shows it, app.js), and leaving or reloading the page asks first.
 
 import { api } from "./api.js";
 import { count, field, fill, h, notice, num, pct, problemNotice } from "./ui.js";
@@ -26,7 +28,51 @@ export function parseCodes(text) {
   return codes;
 }
 
-export function uploadCodes(reward, close, changed) {
+/**
+ * The tab's upload, for the header: `uploadActivity` fires "change" when it starts, moves,
+ * or ends, and `uploadState()` then says { text, running, dismissable } or null (nothing to
+ * show). An upload that ends while its form is closed leaves its outcome there until dismissed.
+ */
+export const uploadActivity = new EventTarget();
+let state = null;
+let busy = false;
+
+export function uploadState() {
+  return state;
+}
+
+function announce(next) {
+  state = next;
+  uploadActivity.dispatchEvent(new Event("change"));
+}
+
+export function dismissUpload() {
+  if (!busy) announce(null);
+}
+
+// Leaving the page stops an upload in the middle: the browser asks first while one runs.
+function askBeforeLeaving(event) {
+  event.preventDefault();
+  event.returnValue = ""; // older Chromium asks only when this is set
+}
+
+/** The problem of a refused chunk in the file's terms: `codes.N` becomes its line number. */
+function inFileLines(problem, chunk) {
+  const errors = (problem.errors || []).map((e) => {
+    const match = /^codes\.(\d+)$/.exec(e.field);
+    return match && chunk[Number(match[1])]
+      ? { field: `line ${chunk[Number(match[1])].line}`, message: e.message, line: true } : e;
+  });
+  const lines = errors.filter((e) => e.line);
+  if (!lines.length || lines.length !== errors.length) return { ...problem, errors };
+  // The API's detail names positions in the request ("codes.499: ..."), which mean nothing
+  // to the person: the headline says the line itself, or how many lines, listed below it.
+  const detail = lines.length === 1 ? `${lines[0].field}: ${lines[0].message}`
+    : `${count(lines.length, "line")} of the file were refused:`;
+  return { ...problem, detail, errors: lines.length === 1 ? [] : lines };
+}
+
+export function uploadCodes(reward, close) {
   const file = h("input", { type: "file", name: "codes_file", accept: ".csv,.txt,text/csv,text/plain",
     required: true });
   const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "Upload progress" });
@@ -44,21 +90,45 @@ export function uploadCodes(reward, close, changed) {
 
   async function submit(event) {
     event.preventDefault();
+    // Taken before the first await: a second click or Enter while this one reads the file
+    // finds the upload busy (a double click used to send the whole file twice).
+    if (start.disabled) return;
     fill(result);
+    progress.hidden = true;
+    progress.value = 0;
+    progressText.textContent = "";
+    if (busy) {
+      fill(result, notice("error", `${state.text}. Upload this file when it has finished.`));
+      return;
+    }
     if (!file.files.length) {
       fill(result, notice("error", "Choose a file of codes first."));
       file.focus();
       return;
     }
-    const codes = parseCodes(await file.files[0].text());
+    busy = true;
+    start.disabled = true;
+    window.addEventListener("beforeunload", askBeforeLeaving);
+    try {
+      await send(parseCodes(await file.files[0].text()));
+    } finally {
+      busy = false;
+      start.disabled = false;
+      window.removeEventListener("beforeunload", askBeforeLeaving);
+      // The form shows the outcome while it is open; closed, the header keeps it in view.
+      if (form.isConnected || !state) announce(null);
+      else announce({ ...state, running: false, dismissable: true });
+      uploadActivity.dispatchEvent(new CustomEvent("finished", { detail: reward.id }));
+    }
+  }
+
+  async function send(codes) {
     if (!codes.length) {
       fill(result, notice("error", "The file holds no codes."));
       return;
     }
-    start.disabled = true;
     progress.hidden = false;
     progress.max = codes.length;
-    progress.value = 0;
     let added = 0;
     let duplicates = 0;
     let available = reward.available_codes;
@@ -66,42 +136,39 @@ export function uploadCodes(reward, close, changed) {
       progress.value = done;
       progressText.textContent =
         `Uploaded ${num(done)} of ${num(codes.length)} codes (${pct(done, codes.length)})`;
+      announce({ text: `Uploading codes to “${reward.name}”: ${num(done)} of ${num(codes.length)}`,
+        running: true, dismissable: false });
     };
     say(0);
-    try {
-      for (let i = 0; i < codes.length; i += CHUNK) {
-        const chunk = codes.slice(i, i + CHUNK);
-        try {
-          const answer = await api("POST", `/rewards/${reward.id}/codes`, {
-            json: { codes: chunk.map((c) => c.code) },
-          });
-          added += answer.added;
-          duplicates += answer.duplicates;
-          available = answer.available_codes;
-        } catch (error) {
-          // `codes.N` names the Nth code of this chunk: say which line of the file it is.
-          const problem = error.problem || {};
-          const errors = (problem.errors || []).map((e) => {
-            const match = /^codes\.(\d+)$/.exec(e.field);
-            return match && chunk[Number(match[1])]
-              ? { field: `line ${chunk[Number(match[1])].line}`, message: e.message } : e;
-          });
-          error.problem = { ...problem, errors };
-          fill(result, problemNotice(error),
-            notice("info", `Stopped after ${count(i, "code")}: ${num(added)} added, ${count(duplicates, "duplicate")}. `,
-              "Fix the file and upload it again; codes already added count as duplicates."));
-          return;
-        }
-        say(Math.min(i + CHUNK, codes.length));
+    for (let i = 0; i < codes.length; i += CHUNK) {
+      const chunk = codes.slice(i, i + CHUNK);
+      try {
+        const answer = await api("POST", `/rewards/${reward.id}/codes`, {
+          json: { codes: chunk.map((c) => c.code) },
+        });
+        added += answer.added;
+        duplicates += answer.duplicates;
+        available = answer.available_codes;
+      } catch (error) {
+        error.problem = inFileLines(error.problem || {}, chunk);
+        const stopped = `Stopped after ${count(i, "code")}: ${num(added)} added, ${count(duplicates, "duplicate")}. `;
+        fill(result, problemNotice(error),
+          notice("info", stopped,
+            "Fix the file and upload it again; codes already added count as duplicates."));
+        // The chunks before the refused one went in: the stock says so.
+        form.querySelector(".available").textContent = num(available, "generated on claim");
+        state = { ...state, text: `The upload of codes to “${reward.name}” stopped after ` +
+          `${count(i, "code")} (${num(added)} added): ${error.problem.detail}` };
+        return;
       }
-      fill(result, notice("success",
-        h("span", { class: "upload-result" }, `Added ${count(added, "code")}, ${count(duplicates, "duplicate")}. `),
-        `${count(available, "code")} available now.`));
-      form.querySelector(".available").textContent = num(available);
-    } finally {
-      start.disabled = false;
-      changed();
+      say(Math.min(i + CHUNK, codes.length));
     }
+    const done = `Added ${count(added, "code")}, ${count(duplicates, "duplicate")}. `;
+    fill(result, notice("success", h("span", { class: "upload-result" }, done),
+      `${count(available, "code")} available now.`));
+    form.querySelector(".available").textContent = num(available, "generated on claim");
+    state = { ...state,
+      text: `Uploaded codes to “${reward.name}”: ${num(added)} added, ${count(duplicates, "duplicate")}.` };
   }
   return form;
 }

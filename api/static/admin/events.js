@@ -1,5 +1,6 @@
 // Events: the fact stream, newest first by default (`order=desc`, paging back with `before`)
-// or oldest first, with a type filter.
+// or oldest first, with a type filter kept in the address (#/events/<type>) so a reload or a
+// shared link keeps it.
 
 import { api } from "./api.js";
 import { field, fill, h, num, problemNotice, table, when } from "./ui.js";
@@ -7,9 +8,9 @@ import { EVENT_TYPES } from "./webhooks.js";
 
 const PAGE = 100;
 
-export function render(main) {
+export function render(main, chosenType) {
   const type = h("select", { name: "type" }, h("option", { value: "" }, "All types"),
-    EVENT_TYPES.map((t) => h("option", { value: t }, t)));
+    EVENT_TYPES.map((t) => h("option", { value: t, selected: t === chosenType }, t)));
   const order = h("select", { name: "order" },
     h("option", { value: "desc" }, "Newest first"),
     h("option", { value: "asc" }, "Oldest first"));
@@ -20,7 +21,12 @@ export function render(main) {
       "endpoints receive (an event's id is the deliveries' webhook-id)."),
     h("div", { class: "toolbar" }, field("Type", type), field("Order", order)),
     list);
-  type.addEventListener("change", () => load());
+  type.addEventListener("change", () => {
+    // replaceState, not location.hash: no hashchange, so the page (and the select's focus)
+    // stays, and Back does not step through every type tried.
+    history.replaceState(null, "", type.value ? `#/events/${encodeURIComponent(type.value)}` : "#/events");
+    load();
+  });
   order.addEventListener("change", () => load());
   let shown = 0;
 
@@ -64,10 +70,26 @@ export function render(main) {
   load();
 }
 
-/** The fact's data as "name: value" lines, numbers formatted. */
+/** The fact's data as "name: value" lines: numbers and times as people read them. */
 function summary(data) {
   return h("dl", { class: "data" }, Object.entries(data || {}).map(([name, value]) => h("div", {},
     h("dt", {}, name),
-    h("dd", {}, typeof value === "number" ? num(value)
-      : value !== null && typeof value === "object" ? JSON.stringify(value) : String(value ?? "—")))));
+    h("dd", {}, shown(name, value)))));
+}
+
+function shown(name, value) {
+  if (typeof value === "string" && name.endsWith("_at")) return when(value); // RFC 3339
+  return text(value);
+}
+
+function text(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "number") return num(value);
+  if (Array.isArray(value)) return value.length ? value.map(text).join(", ") : "none";
+  if (typeof value === "object") {
+    // e.g. failures_by_code: "inventory_exhausted: 10, campaign_cancelled: 2"
+    const entries = Object.entries(value);
+    return entries.length ? entries.map(([k, v]) => `${k}: ${text(v)}`).join(", ") : "none";
+  }
+  return String(value);
 }

@@ -106,8 +106,8 @@ export function render(main, participantId) {
         h("td", {}, reversed ? badge("Reversed", "muted") : badge("Succeeded", "ok")),
         h("td", {}, claim.fulfillment_status ? fulfillment(claim.fulfillment_status) : "—"),
         h("td", { class: "actions" }, reversed ? null
-          : h("button", { type: "button", class: "danger", onclick: () => reverse(claim) },
-            "Reverse")));
+          : h("button", { type: "button", class: "danger",
+            onclick: (e) => reverse(claim, e.currentTarget) }, "Reverse")));
     });
     const more = rewards.total_claimed > rewards.rewards.length
       ? h("p", { class: "hint" }, `The newest ${num(rewards.rewards.length)} claims are shown.`)
@@ -133,7 +133,18 @@ export function render(main, participantId) {
         "No points yet: credit some above."));
   }
 
-  async function reverse(claim) {
+  // The button stays disabled from the click until the dialog is answered: a double click
+  // would otherwise read the claim twice and open a second dialog over the first.
+  async function reverse(claim, button) {
+    button.disabled = true;
+    try {
+      await reverseClaim(claim);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function reverseClaim(claim) {
     const restock = h("input", { type: "checkbox", name: "restock", checked: true });
     const reason = h("input", { type: "text", name: "reason", maxlength: 500 });
     // The refund is the claim's points_deducted: one read, for the one claim being reversed.

@@ -136,13 +136,18 @@ export function showFieldErrors(form, problem, mapField = (f) => f) {
   return rest;
 }
 
-/** The problem's `detail` (and any field errors no control showed) as an alert. */
+/**
+ * The problem's `detail` (and any field errors no control showed) as an alert. An error the
+ * detail already states ("line 3: ..." in both) is not listed again.
+ */
 export function problemNotice(error, leftover) {
   const problem = error.problem || { detail: String(error.message || error) };
-  const items = leftover ?? problem.errors ?? [];
+  const detail = problem.detail || problem.title || "Something went wrong.";
+  const items = (leftover ?? problem.errors ?? []).map((e) => `${e.field}: ${e.message}`)
+    .filter((text) => !detail.includes(text));
   return notice("error",
-    h("p", {}, problem.detail || problem.title || "Something went wrong."),
-    items.length ? h("ul", {}, items.map((e) => h("li", {}, `${e.field}: ${e.message}`))) : null);
+    h("p", {}, detail),
+    items.length ? h("ul", {}, items.map((text) => h("li", {}, text))) : null);
 }
 
 /** A table in a horizontally scrolling wrapper (narrow screens), or the empty state. */
@@ -181,11 +186,20 @@ export function confirmDialog({ title, body, confirm, danger = false }) {
   });
 }
 
-/** Read a text input as a whole number when it is one, else as typed (the API names it). */
+// Digits in groups of three split by one kind of separator, as num() shows numbers: "1,500",
+// "20 000" (also the no-break spaces some locales print), "1_000". "1,5" is not: in many
+// locales that is one and a half.
+const GROUPED = /^-?\d{1,3}([,_ \u00a0\u202f])\d{3}(?:\1\d{3})*$/;
+
+/**
+ * Read a text input as a whole number when it is one (thousands separators allowed), else as
+ * typed, so the API names the problem ("Input should be a valid integer"); blank -> null.
+ */
 export function intOrText(value) {
   const trimmed = value.trim();
   if (trimmed === "") return null;
-  return /^-?\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
+  if (/^-?\d+$/.test(trimmed)) return Number(trimmed);
+  return GROUPED.test(trimmed) ? Number(trimmed.replace(/[^\d-]/g, "")) : trimmed;
 }
 
 /** A <input type=datetime-local> value, read as UTC, as RFC 3339; blank -> null. */

@@ -16,10 +16,9 @@ export function render(main) {
   const status = h("div", {});
   const panel = h("div", {});
   const list = h("div", { "aria-live": "polite" });
-  fill(main,
-    h("div", { class: "page-head" },
-      h("h1", {}, "Webhooks"),
-      h("button", { type: "button", class: "primary", onclick: openCreate }, "Add endpoint")),
+  const addButton = h("button", { type: "button", class: "primary", onclick: openCreate },
+    "Add endpoint");
+  fill(main, h("div", { class: "page-head" }, h("h1", {}, "Webhooks"), addButton),
     status, panel, list);
 
   async function load() {
@@ -56,6 +55,11 @@ export function render(main) {
       boxes.map((box) => h("label", { class: "check" }, box, ` ${box.value}`)));
     all.addEventListener("change", () => { typeList.hidden = all.checked; });
     const alert = h("div", {});
+    const add = h("button", { type: "submit", class: "primary" }, "Add endpoint");
+    const cancel = () => {
+      fill(panel);
+      addButton.focus(); // not the body: the Cancel button that had focus is gone
+    };
     const form = h("form", { class: "card", novalidate: true, onsubmit: submit, "aria-labelledby": "wh-new" },
       h("h2", { id: "wh-new" }, "Add a webhook endpoint"),
       field("URL", url, { name: "url", hint: "Coffer POSTs signed facts here (Standard Webhooks)." }),
@@ -66,11 +70,13 @@ export function render(main) {
         typeList,
         h("p", { class: "field-error", "data-error-for": "event_types", hidden: true })),
       alert,
-      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Add endpoint"),
-        h("button", { type: "button", onclick: () => fill(panel) }, "Cancel")));
+      h("div", { class: "actions" }, add, h("button", { type: "button", onclick: cancel }, "Cancel")));
 
     async function submit(event) {
       event.preventDefault();
+      // Disabled before the request: a double click used to register the endpoint twice.
+      if (add.disabled) return;
+      add.disabled = true;
       clearErrors(form);
       fill(alert);
       const json = { url: url.value.trim() };
@@ -84,6 +90,8 @@ export function render(main) {
       } catch (error) {
         fill(alert, problemNotice(error, showFieldErrors(form, error.problem || {},
           (f) => f.replace(/^event_types\.\d+$/, "event_types"))));
+      } finally {
+        add.disabled = false;
       }
     }
     fill(status);
@@ -112,19 +120,22 @@ export function render(main) {
         : endpoint.event_types.join(", ")),
       h("div", { class: "actions" },
         toggle,
-        h("button", { type: "button", onclick: () => setEnabled(endpoint, !endpoint.enabled) },
-          endpoint.enabled ? "Disable" : "Enable"),
+        h("button", { type: "button",
+          onclick: (e) => setEnabled(endpoint, !endpoint.enabled, e.currentTarget) },
+        endpoint.enabled ? "Disable" : "Enable"),
         h("button", { type: "button", onclick: () => rotate(endpoint) }, "Rotate secret"),
         h("button", { type: "button", class: "danger", onclick: () => remove(endpoint) }, "Delete")),
       deliveries);
   }
 
-  async function setEnabled(endpoint, enabled) {
+  async function setEnabled(endpoint, enabled, button) {
+    button.disabled = true;
     try {
       await api("PATCH", `/webhook-endpoints/${endpoint.id}`, { json: { enabled } });
       fill(status, notice("success", `${enabled ? "Enabled" : "Disabled"} ${endpoint.url}.`));
       load();
     } catch (error) {
+      button.disabled = false;
       fill(status, problemNotice(error));
     }
   }
@@ -208,7 +219,9 @@ export function render(main) {
       h("td", {}, delivery.attempts.length ? h("ol", { class: "attempts" }, delivery.attempts.map((a) =>
         h("li", {}, when(a.attempted_at), " — ",
           a.status_code ? `HTTP ${a.status_code}` : "no answer",
-          a.error ? ` (${a.error})` : "", `, ${num(a.duration_ms)} ms`))) : "None yet"),
+          // A non-2xx answer's error is "HTTP 500" itself: say it once.
+          a.error && a.error !== `HTTP ${a.status_code}` ? ` (${a.error})` : "",
+          `, ${num(a.duration_ms)} ms`))) : "None yet"),
       h("td", {}, when(delivery.next_attempt_at)),
       h("td", { class: "actions" }, delivery.status === "delivered" ? null
         : h("button", { type: "button", onclick: retry }, "Retry now"), result));

@@ -206,3 +206,19 @@ def test_the_csv_cell_guard_covers_every_formula_start(signed_in: Page) -> None:
     assert cells == [
         "'=1", "'+1", "'-1", "'@a", "'\t=1", "\"'\r=1\"", "a-1", "", "", '"x""y"', "\"'=a,b\"",
     ]  # fmt: skip
+
+
+def test_a_bad_id_in_the_file_is_named_once(signed_in: Page, api: Api, tmp_path: Path) -> None:
+    reward = api.create_reward(name="Bad Ids")
+    upload = tmp_path / "ids.txt"
+    upload.write_text('a\nb\n"c","d"\n')  # line 3 holds two values
+    page = signed_in
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_label("Reward", exact=True).select_option(reward["id"])
+    page.get_by_label("Participants file").set_input_files(upload)
+    page.get_by_role("button", name="Start campaign").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("line 3")
+    assert alert.inner_text().count("line 3") == 1, alert.inner_text()
+    expect(alert.locator("li")).to_have_count(0)
+    assert api.get("/campaigns").json()["campaigns"] == []

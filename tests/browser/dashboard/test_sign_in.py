@@ -128,15 +128,23 @@ def test_the_dashboard_works_from_the_keyboard_alone(
     page.keyboard.type(tenant.key("live", "admin"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Catalog", level=1)).to_be_visible()
+    # Focus lands on the page's content (not the body), so Tab goes on from there.
+    expect(page.get_by_role("main")).to_be_focused()
     page.keyboard.press("Tab")
-    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
-    for _ in range(3):  # past the skip link: Catalog, Participant
-        page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="New reward")).to_be_focused()
+    for _ in range(6):  # back through the header: Sign out, Events, ... Participant
+        page.keyboard.press("Shift+Tab")
         if page.evaluate("document.activeElement.textContent") == "Participant":
             break
     expect(page.get_by_role("link", name="Participant")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Participant", level=1)).to_be_visible()
+    expect(page.get_by_role("main")).to_be_focused()  # a new page starts at its content
+    page.keyboard.press("Shift+Tab")  # the header's last control
+    expect(page.get_by_role("button", name="Sign out")).to_be_focused()
+    for _ in range(6):  # the five page links, then the skip link
+        page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.get_by_label("Participant id").focus()
     page.keyboard.type("kim")
     page.keyboard.press("Enter")

@@ -4,6 +4,7 @@ rotate the secret, disable and enable; the events page lists the facts by type."
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -110,3 +111,93 @@ def test_a_private_url_is_refused_next_to_the_url_field(signed_in: Page, api: Ap
     page.locator("form").get_by_role("button", name="Add endpoint").click()
     expect(page.locator('[data-error-for="url"]')).to_be_visible()
     assert api.get("/webhook-endpoints").json()["webhook_endpoints"] == []
+
+
+def test_cancel_on_a_new_endpoint_returns_focus_to_add_endpoint(signed_in: Page) -> None:
+    page = signed_in
+    page.get_by_role("link", name="Webhooks").click()
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.get_by_label("URL")).to_be_focused()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("button", name="Add endpoint")).to_be_focused()
+
+
+def test_a_double_click_on_add_endpoint_adds_one(
+    signed_in: Page, api: Api, receiver: Receiver
+) -> None:
+    page = signed_in
+    page.get_by_role("link", name="Webhooks").click()
+    page.get_by_role("button", name="Add endpoint").click()
+    page.get_by_label("URL").fill(receiver.url)
+    page.locator("form").get_by_role("button", name="Add endpoint").dblclick()
+    expect(page.get_by_text("Copy this signing secret now")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert len(api.get("/webhook-endpoints").json()["webhook_endpoints"]) == 1
+    expect(page.locator("article.endpoint")).to_have_count(1)
+
+
+def test_attempts_and_events_read_as_people_read_them(
+    signed_in: Page, api: Api, receiver: Receiver
+) -> None:
+    created = api.post("/webhook-endpoints", {"url": receiver.url, "event_types": ["*"]})
+    assert created.status_code == 201, created.text
+    endpoint = created.json()
+    receiver.answer(Answer(500), Answer(500))
+    reward = api.create_reward(name="Read Prize")
+    api.upload(reward["id"], ["READ-1"])
+    started = api.session.post(
+        api.url("/campaigns"), params={"reward_id": reward["id"]}, data="ann\nben\n",
+        headers={"Content-Type": "text/csv; header=absent", "Idempotency-Key": "read-1"},
+        timeout=30,
+    )  # fmt: skip
+    assert started.status_code in (200, 201, 202), started.text
+    campaign_id = started.json()["campaign_id"]
+    deadline = time.monotonic() + 30
+    while api.get(f"/campaigns/{campaign_id}").json()["status"] != "completed":
+        assert time.monotonic() < deadline, "the campaign did not complete"
+        time.sleep(0.3)
+    [claim] = (
+        api.get("/participants/ann/rewards").json()["rewards"]
+        or api.get("/participants/ben/rewards").json()["rewards"]
+    )
+
+    deadline = time.monotonic() + 30
+    while not any(
+        attempt["status_code"] == 500
+        for delivery in api.get(f"/webhook-endpoints/{endpoint['id']}/deliveries").json()[
+            "deliveries"
+        ]
+        for attempt in delivery["attempts"]
+    ):
+        assert time.monotonic() < deadline, "no failed attempt in time"
+        time.sleep(0.3)
+
+    page = signed_in
+    page.get_by_role("link", name="Webhooks").click()
+    card = page.locator(f'article[data-endpoint-id="{endpoint["id"]}"]')
+    card.get_by_role("button", name="Show deliveries").click()
+    expect(card.locator("ol.attempts li", has_text="HTTP 500").first).to_be_visible()
+    assert "(HTTP 500)" not in card.inner_text()  # the status once, not again as the error
+
+    page.get_by_role("link", name="Events").click()
+    table = page.get_by_role("table", name="Events")
+    claimed = table.locator('tr[data-event-type="reward.reward_claimed"]')
+    expect(claimed).to_have_count(1)
+    stamp = claimed.locator(f'dl.data time[datetime="{claim["claimed_at"]}"]')  # claimed_at
+    people = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2} [AP]M UTC$")
+    expect(stamp).to_have_text(people)  # "Nov 30, 2026, 6:32 AM UTC", not RFC 3339
+    completed = table.locator('tr[data-event-type="campaign.completed"]')
+    expect(completed).to_contain_text("inventory_exhausted: 1")
+    assert "{" not in completed.inner_text()  # no raw JSON
+
+    page.get_by_label("Type").select_option("campaign.completed")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    assert page.url.endswith("#/events/campaign.completed")
+    page.reload()  # the filter is in the address, so it survives
+    expect(page.get_by_label("Type")).to_have_value("campaign.completed")
+    expect(page.get_by_role("table", name="Events").locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Type").select_option("")
+    assert page.url.endswith("#/events")
+    expect(page.get_by_role("table", name="Events").locator("tbody tr")).to_have_count(
+        len(api.get("/events").json()["events"])
+    )
