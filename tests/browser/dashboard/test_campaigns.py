@@ -164,8 +164,9 @@ def test_results_csv_defuses_formulas_in_participant_ids(
     spreadsheet shows the id instead of running it; other cells are written as they are."""
     reward = api.create_reward(name="Formula Gift", code_generation={"prefix": "F-", "length": 6})
     ids = ['=HYPERLINK("http://x.test","go")', "+1+1", "-2+3", "@SUM(A1)", "plain-1", "a=b"]
-    upload = tmp_path / "ids.txt"
-    upload.write_text("".join(f"{pid}\n" for pid in ids))
+    upload = tmp_path / "ids.csv"
+    with upload.open("w", newline="") as handle:  # a CSV of one column: the comma is quoted
+        csv.writer(handle, lineterminator="\n").writerows([pid] for pid in ids)
     page = signed_in
     page.get_by_role("link", name="Campaigns").click()
     page.get_by_label("Reward", exact=True).select_option(reward["id"])
