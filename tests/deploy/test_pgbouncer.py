@@ -238,7 +238,9 @@ def test_claims_through_pgbouncer_in_transaction_mode(
     assert set(refused + failed) == {"inventory_exhausted"}
     assert len(refused) + len(failed) == 20
     stats = running.stats()
-    assert stats["transactions"] > 300 and stats["servers"] <= SERVER_POOL
+    # Every claim went through it (recorded, then decided: two transactions at least; the
+    # API's key lookups no longer do, served from the key cache), on few server connections.
+    assert stats["transactions"] >= 2 * len(people) and stats["servers"] <= SERVER_POOL
     check = subprocess.run(
         [str(BIN / "coffer"), "check"], env={**stack.env}, capture_output=True, text=True,
         timeout=120, check=False,
