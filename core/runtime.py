@@ -90,7 +90,7 @@ def _queue(settings: Settings, redis: Any | None) -> Waker:
     from workers.queue import ClaimQueue  # noqa: PLC0415
 
     configure(app, settings)
-    return ClaimQueue(app, redis)
+    return ClaimQueue(app, redis, linger_ms=settings.claim_linger_ms)
 
 
 def _webhooks() -> DeliveryQueue:

@@ -43,6 +43,7 @@ EXPECTED_FORM: dict[str, str] = {
     "max_body_bytes": "whole bytes, at least 1024, e.g. 10485760",
     "claim_batch_size": "a whole number from 1 to 5000, e.g. 200",
     "claim_max_attempts": "a whole number, at least 1, e.g. 10",
+    "claim_linger_ms": "whole milliseconds from 0 to 1000, e.g. 20 (0: no lingering)",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
     "secret_key": "at least 32 bytes of random text, e.g. the output of "
     "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     claim_batch_size: int = Field(default=200, ge=1, le=5000)
     claim_max_attempts: int = Field(default=10, ge=1)
+    # How long a drain that found nothing more keeps waiting for new claims before its
+    # task ends (workers/queue.py); 0 ends it at once, as before. Needs COFFER_REDIS_URL.
+    claim_linger_ms: int = Field(default=0, ge=0, le=1000)
     log_level: str = "INFO"
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # The instance secret (core/instance_secret.py); unset: one generated and kept in the

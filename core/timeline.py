@@ -8,7 +8,9 @@ line on the `coffer.timeline` logger, at DEBUG:
 - API, one line per claim request: received, committed (recorded), enqueued (doorbell
   rung), outcome (notice or timeout), responded; keyed by `request_id`.
 - worker, one line per batch: task_started, batch_started, locked, decided, committed,
-  notified; with the `request_ids` of its claims.
+  notified; with the `request_ids` of its claims. A lingering drain's batches
+  (core/claims/linger.py) carry `woken`, the time a claim woke it, instead of
+  task_started: no task started them.
 
 `bench/breakdown.py` joins the two by request id. With the logger above DEBUG (every
 level but DEBUG) nothing is recorded: `begin()` hands out a shared object whose `mark`

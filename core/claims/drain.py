@@ -51,6 +51,13 @@ class DrainReport:
     set_aside: list[int] = field(default_factory=list)
     out_of_time: bool = False
 
+    def add(self, later: DrainReport) -> None:
+        """Count a later run of the same task (a lingering drain runs several)."""
+        self.decided += later.decided
+        self.batches += later.batches
+        self.set_aside.extend(later.set_aside)
+        self.out_of_time = later.out_of_time
+
 
 @dataclass
 class Drain:
@@ -63,22 +70,24 @@ class Drain:
     set_aside: SetAside = field(default_factory=SetAside)
     stats: OutcomeRecorder | None = None
 
-    def run(self, *, budget_s: float = 30.0) -> DrainReport:
+    def run(self, *, budget_s: float = 30.0, woken_at: float | None = None) -> DrainReport:
         """Decide pending claims until none is left or the time budget is spent.
 
         When a batch fails for a non-transient reason (a bug, not a rule), the
         claims are retried one at a time to find the one that fails; it is
         counted an attempt and set aside, and full batches resume, so one bad
-        claim never blocks the claims behind it.
+        claim never blocks the claims behind it. `woken_at`: a lingering drain
+        woken by a claim (core/claims/linger.py) at that time; its batches' hop
+        lines carry it as `woken` instead of `task_started`.
         """
         report = DrainReport()
-        task_started = time.time()
+        started = ("task_started", time.time()) if woken_at is None else ("woken", woken_at)
         deadline = time.monotonic() + budget_s
         singles_left = 0  # > 0 while hunting for the claim that broke a batch
         while time.monotonic() < deadline:
             limit = 1 if singles_left else self.batch_size
             hops = begin()
-            hops.mark("task_started", at=task_started)
+            hops.mark(started[0], at=started[1])
             try:
                 outcomes = decide_next_batch(
                     self.db, limit=limit, exclude=self.set_aside.current(), hops=hops
@@ -99,7 +108,8 @@ class Drain:
             if len(outcomes) < limit:
                 # Nothing else was pending when this batch was taken, and every claim
                 # recorded since this drain started has rung the doorbell again, so it
-                # gets a drain of its own: no need for one more (empty) transaction.
+                # gets a drain of its own (or wakes this one if it lingers): no need for
+                # one more (empty) transaction.
                 return report
         report.out_of_time = True
         return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.claims.drain import Drain, OutcomeRecorder
+from core.claims.linger import drain_lingering
 from core.claims.outcome import Outcome
 from core.runtime import get_runtime
 from workers.celery_app import DRAIN_TASK, app
@@ -14,16 +15,21 @@ from workers.queue import ClaimQueue
 @app.task(name=DRAIN_TASK, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def drain_claims() -> int:
     runtime = get_runtime()
-    queue = ClaimQueue(app, runtime.redis)
+    settings = runtime.settings
+    queue = ClaimQueue(app, runtime.redis, linger_ms=settings.claim_linger_ms)
     queue.answered()
-    report = Drain(
+    drain = Drain(
         runtime.db,
         runtime.publisher,
-        batch_size=runtime.settings.claim_batch_size,
-        max_attempts=runtime.settings.claim_max_attempts,
+        batch_size=settings.claim_batch_size,
+        max_attempts=settings.claim_max_attempts,
         set_aside=runtime.set_aside,
         stats=_RelayAfterCommit(runtime.stats, runtime.webhooks.wake_relay),
-    ).run()
+    )
+    if queue.lingers:
+        report = drain_lingering(drain, queue, linger_ms=queue.linger_ms)
+    else:
+        report = drain.run()
     if report.out_of_time:
         queue.wake(force=True)  # let other work in between; a fresh task carries on
     return report.decided
