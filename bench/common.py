@@ -19,6 +19,7 @@ CLAIM_PATH = "/api/v1/gamify/rewards/{}/claim"
 
 def start_stack(ctx: Context, stack: Stack, *, api: bool = True, worker: bool = True) -> None:
     sizes = ctx.sizes
+    stack.configure(claim_linger_ms=str(sizes.claim_linger_ms))
     if api:
         stack.start_api(
             workers=sizes.gunicorn_workers,
@@ -30,7 +31,7 @@ def start_stack(ctx: Context, stack: Stack, *, api: bool = True, worker: bool = 
     log(
         "stack up: "
         + ", ".join(f"{name} pid {p.pid}" for name, p in stack.processes.items())
-        + f" ({stack.base_url})"
+        + f" ({stack.base_url}, claim_linger_ms={sizes.claim_linger_ms})"
     )
 
 

@@ -153,6 +153,10 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._celery: Any = None
 
+    def configure(self, **settings: str) -> None:
+        """COFFER_* settings for the processes started after this call."""
+        self.env.update({f"COFFER_{k.upper()}": v for k, v in settings.items()})
+
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         with open(self.logs / f"{name}.log", "ab") as out:  # the child keeps its own copy
             process = subprocess.Popen(
