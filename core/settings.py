@@ -43,7 +43,7 @@ EXPECTED_FORM: dict[str, str] = {
     "max_body_bytes": "whole bytes, at least 1024, e.g. 10485760",
     "claim_batch_size": "a whole number from 1 to 5000, e.g. 200",
     "claim_max_attempts": "a whole number, at least 1, e.g. 10",
-    "claim_linger_ms": "whole milliseconds from 0 to 1000, e.g. 20 (0: no lingering)",
+    "claim_linger_ms": "whole milliseconds from 0 (no lingering) to 1000, e.g. 20",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
     "secret_key": "at least 32 bytes of random text, e.g. the output of "
     "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",

@@ -59,6 +59,12 @@ def test_the_instance_secret_setting_reaches_each_coffer_service_unset_by_defaul
     assert environment(service)["COFFER_SECRET_KEY"] == ""  # empty: unset, kept in the database
 
 
+@pytest.mark.parametrize("service", COFFER_SERVICES)
+def test_the_claim_linger_reaches_each_coffer_service_off_by_default(service: str) -> None:
+    # Not in CONTRACT §1: the API and the workers must agree on it (docs/configuration.md).
+    assert environment(service)["COFFER_CLAIM_LINGER_MS"] == "0"
+
+
 @pytest.fixture(scope="module")
 def compose_env() -> Iterator[dict[str, str]]:
     """The compose file's environment, addresses moved from containers to this test's."""

@@ -43,6 +43,7 @@ def test_cors_origins_are_comma_separated_and_compared_as_browsers_send_them() -
     assert settings.cors_origins == ("https://shop.example.com", "http://localhost:3000")
     assert Settings(_env_file=None).cors_origins == ()  # type: ignore[call-arg]
     assert Settings(_env_file=None).claim_max_attempts == 10  # type: ignore[call-arg]
+    assert Settings(_env_file=None).claim_linger_ms == 0  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,11 @@ def test_cors_origins_are_comma_separated_and_compared_as_browsers_send_them() -
             "COFFER_CORS_ORIGINS='https://a.example/path': 'https://a.example/path' is not an "
             "origin (expected: comma-separated origins scheme://host[:port], "
             "e.g. https://shop.example.com,http://localhost:3000)",
+        ),
+        (
+            "claim_linger_ms", "1001",
+            "COFFER_CLAIM_LINGER_MS='1001': input should be less than or equal to 1000 "
+            "(expected: whole milliseconds from 0 (no lingering) to 1000, e.g. 20)",
         ),
     ],
 )  # fmt: skip
