@@ -7,9 +7,10 @@ seen by a drain that has not started yet. Without Redis every claim sends a
 task (a drain that finds nothing pending costs one query). The key expires, so
 a lost message only delays claims until the next request or sweep.
 
-A lingering drain (COFFER_CLAIM_LINGER_MS above 0, with COFFER_REDIS_URL): a drain
-whose last batch came out short does not end its task at once. If the doorbell is
-absent it sets it to "lingering" (so the next claims send no task) and waits on a
+A lingering drain (COFFER_CLAIM_LINGER_MS above 0, with COFFER_REDIS_URL): the task
+sets the doorbell to "lingering" as it starts, instead of clearing it (so the next
+claims send no task), and a drain whose last batch came out short does not end its
+task at once: it refreshes "lingering" (or sets it if the doorbell is absent) and waits on a
 wake list (`BLPOP`) for up to the linger; a claim whose request finds the doorbell
 "lingering" pushes one token there instead of sending a task (never a second one:
 the list holds at most one). Popped: the drain runs batches again and lingers
@@ -23,8 +24,8 @@ script runs either
 - while the doorbell is absent: it sets it and the request sends a task, which
   starts after the commit and sees the claim (the old argument);
 - while it holds "1": a task sent by an earlier request has not started yet (a
-  task clears it when it starts; lingering never replaces a "1"); that task sees
-  the claim;
+  task replaces it as it starts, with nothing or "lingering"; a drain that ends
+  a batch never replaces a "1"); that task sees the claim;
 - while it holds "lingering": the list then holds a token (this request's or an
   earlier one's) at a moment after the claim was committed. A token leaves the
   list only by a `BLPOP` or by the exit script, and either way the drain that
@@ -101,8 +102,9 @@ class ClaimQueue:
         self.wake_list = f"{namespace}:claims-wake"
         self.linger_ms = linger_ms if redis is not None else 0
         self.lingering_ttl_ms = max(2 * linger_ms, LINGERING_TTL_FLOOR_MS)
-        if self.linger_ms > 0:
-            assert redis is not None
+        if redis is not None:
+            # Ringing always goes through the wake script, whatever this process's own
+            # linger: an API process set to 0 still wakes a worker that lingers.
             self._wake = redis.register_script(_WAKE)
             self._linger = redis.register_script(_LINGER)
             self._stop_lingering = redis.register_script(_STOP_LINGERING)
@@ -137,10 +139,9 @@ class ClaimQueue:
         if self.redis is None:
             return True
         try:
-            if self.lingers:  # one round trip: ring, or wake the drain that lingers
-                keys = [self.doorbell, self.wake_list]
-                return bool(self._wake(keys=keys, args=[DOORBELL_TTL_MS]))
-            return bool(self.redis.set(self.doorbell, "1", nx=True, px=DOORBELL_TTL_MS))
+            # One round trip: ring, or wake the drain that lingers.
+            keys = [self.doorbell, self.wake_list]
+            return bool(self._wake(keys=keys, args=[DOORBELL_TTL_MS]))
         except Exception as error:
             # COFFER_REDIS_URL is down but the broker may not be: send a task per claim,
             # as without Redis, rather than leave the claim to the sweep.
@@ -166,8 +167,16 @@ class ClaimQueue:
             return int(connection.default_channel.client.llen(QUEUE))
 
     def answered(self) -> None:
-        """A drain is starting: later claims must ring again."""
-        self._clear()
+        """A drain is starting: later claims must ring again, or, when drains linger, wake
+        this one: the doorbell says "lingering" from the start, so a claim recorded during
+        the first batches leaves a token and is taken by the next batch, not a new task."""
+        if not self.lingers or self.redis is None:
+            self._clear()
+            return
+        try:
+            self.redis.set(self.doorbell, LINGERING, px=self.lingering_ttl_ms)
+        except Exception:
+            log.warning("could not mark the claims doorbell lingering", exc_info=True)
 
     def _clear(self) -> None:
         if self.redis is None:

@@ -26,14 +26,20 @@ class LingeringBell(Protocol):
 
 
 def drain_lingering(
-    drain: Drain, bell: LingeringBell, *, linger_ms: int, budget_s: float = 30.0
+    drain: Drain,
+    bell: LingeringBell,
+    *,
+    linger_ms: int,
+    budget_s: float = 30.0,
+    lingering: bool = True,
 ) -> DrainReport:
     """Drain, then keep draining while claims arrive less than `linger_ms` apart, within
-    `budget_s` in all. `out_of_time` in the report: the caller hands over to a new task."""
+    `budget_s` in all. `out_of_time` in the report: the caller hands over to a new task.
+    `lingering`: the task already marked the doorbell "lingering" as it started
+    (`ClaimQueue.answered`), so claims recorded during the first batches left tokens."""
     deadline = time.monotonic() + budget_s
     total = DrainReport()
     woken_at: float | None = None
-    lingering = False  # the doorbell says "lingering" for this drain
     while True:
         total.add(drain.run(budget_s=deadline - time.monotonic(), woken_at=woken_at))
         if total.out_of_time:

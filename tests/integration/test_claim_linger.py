@@ -171,3 +171,38 @@ def test_a_lingering_drain_kept_busy_hands_over_to_a_fresh_task_when_its_budget_
     assert report.decided >= 5
     assert time.monotonic() - started < 1.2  # not the 1 s linger on top of the budget
     assert runtime.redis.get(queue.doorbell) != b"lingering"  # it ended its linger
+
+
+def test_a_starting_drain_marks_the_doorbell_lingering_so_claims_during_its_batch_send_no_task(
+    runtime: Runtime, tenant: TestTenant, queue: ClaimQueue, broker: Broker
+) -> None:
+    reward_id = new_reward(runtime.db, tenant, codes=2)
+    first = accept(runtime.db, tenant, reward_id, "first").resource_id or ""
+    assert queue.wake() is True  # the task for the first claim
+    queue.answered()  # that task starts
+    assert runtime.redis.get(queue.doorbell) == b"lingering"
+
+    # A claim recorded while the task's first batch runs leaves a token, not a second task.
+    second = accept(runtime.db, tenant, reward_id, "second").resource_id or ""
+    assert queue.wake() is False
+    assert runtime.redis.llen(queue.wake_list) == 1
+
+    report = drain_lingering(drain(runtime), queue, linger_ms=50, lingering=True)
+    assert report.decided >= 2  # claims other tests left pending share the database
+    assert {status(runtime, first), status(runtime, second)} == {"succeeded"}
+    assert broker.drain_tasks() == 1  # the first claim's only
+    assert runtime.redis.exists(queue.doorbell, queue.wake_list) == 0
+
+
+def test_an_api_process_that_does_not_linger_still_wakes_a_drain_that_does(
+    runtime: Runtime, tenant: TestTenant, queue: ClaimQueue, broker: Broker
+) -> None:
+    api_side = ClaimQueue(broker.celery, runtime.redis, namespace="", linger_ms=0)
+    api_side.doorbell, api_side.wake_list = queue.doorbell, queue.wake_list  # same keys
+    reward_id = new_reward(runtime.db, tenant, codes=1)
+    assert queue.linger(again=False)
+
+    accept(runtime.db, tenant, reward_id, "mixed")
+    assert api_side.wake() is False  # no task: the token wakes the lingering drain
+    assert queue.stop_lingering() == 1
+    assert broker.drain_tasks() == 0

@@ -27,7 +27,7 @@ def drain_claims() -> int:
         stats=_RelayAfterCommit(runtime.stats, runtime.webhooks.wake_relay),
     )
     if queue.lingers:
-        report = drain_lingering(drain, queue, linger_ms=queue.linger_ms)
+        report = drain_lingering(drain, queue, linger_ms=queue.linger_ms, lingering=True)
     else:
         report = drain.run()
     if report.out_of_time:
