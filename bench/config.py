@@ -28,7 +28,7 @@ class Sizes:
     gunicorn_threads: int = 0
     gunicorn_worker_class: str = ""  # "": as gunicorn.conf.py says (gthread); e.g. sync
     worker_concurrency: int = 2
-    claim_linger_ms: int = 0  # COFFER_CLAIM_LINGER_MS of the API and the worker
+    claim_linger_ms: int = 20  # COFFER_CLAIM_LINGER_MS of the API and the worker
     # 9. breakdown: hop times of sync claims (issue 11)
     breakdown_clients: tuple[int, ...] = (1, 8)
     breakdown_secs: float = 8.0

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     claim_max_attempts: int = Field(default=10, ge=1)
     # How long a drain that found nothing more keeps waiting for new claims before its
     # task ends (workers/queue.py); 0 ends it at once, as before. Needs COFFER_REDIS_URL.
-    claim_linger_ms: int = Field(default=0, ge=0, le=1000)
+    claim_linger_ms: int = Field(default=20, ge=0, le=1000)
     log_level: str = "INFO"
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # The instance secret (core/instance_secret.py); unset: one generated and kept in the

@@ -14,6 +14,10 @@ from typing import Protocol
 from core.claims.drain import Drain, DrainReport
 
 _SHORTEST_WAIT_S = 0.001  # Redis reads a BLPOP timeout of 0 as "forever"
+# A task stops lingering this long after it started and hands over to a fresh task: a
+# warm shutdown (SIGTERM) then waits about this long, not the 30 s budget, under a steady
+# trickle of claims; the price is one broker message a second while claims keep coming.
+HANDOVER_S = 1.0
 
 
 class LingeringBell(Protocol):
@@ -32,17 +36,20 @@ def drain_lingering(
     linger_ms: int,
     budget_s: float = 30.0,
     lingering: bool = True,
+    handover_s: float = HANDOVER_S,
 ) -> DrainReport:
     """Drain, then keep draining while claims arrive less than `linger_ms` apart, within
-    `budget_s` in all. `out_of_time` in the report: the caller hands over to a new task.
+    `budget_s` in all, lingering only during the first `handover_s`. `out_of_time` in the
+    report: the caller hands over to a new task.
     `lingering`: the task already marked the doorbell "lingering" as it started
     (`ClaimQueue.answered`), so claims recorded during the first batches left tokens."""
-    deadline = time.monotonic() + budget_s
+    started = time.monotonic()
+    deadline, linger_until = started + budget_s, started + handover_s
     total = DrainReport()
     woken_at: float | None = None
     while True:
         total.add(drain.run(budget_s=deadline - time.monotonic(), woken_at=woken_at))
-        if total.out_of_time:
+        if total.out_of_time or time.monotonic() >= linger_until:
             break
         if not bell.linger(again=lingering):
             return total  # a task is on its way (or another drain lingers): end as before

@@ -206,3 +206,33 @@ def test_an_api_process_that_does_not_linger_still_wakes_a_drain_that_does(
     assert api_side.wake() is False  # no task: the token wakes the lingering drain
     assert queue.stop_lingering() == 1
     assert broker.drain_tasks() == 0
+
+
+def test_a_lingering_drain_hands_over_after_its_linger_span_while_claims_keep_coming(
+    runtime: Runtime, tenant: TestTenant, queue: ClaimQueue
+) -> None:
+    """A steady trickle keeps one task no longer than the handover span (a warm shutdown
+    waits that long, not the 30 s budget); the task then sends a fresh one."""
+    reward_id = new_reward(runtime.db, tenant, codes=200)
+    stop = threading.Event()
+
+    def claims_every_20_ms() -> None:
+        for n in range(200):
+            if stop.wait(0.02):
+                return
+            accept(runtime.db, tenant, reward_id, f"trickle-{n}")
+            queue.wake()
+
+    feeder = threading.Thread(target=claims_every_20_ms)
+    feeder.start()
+    started = time.monotonic()
+    try:
+        report = drain_lingering(drain(runtime), queue, linger_ms=100, handover_s=0.4)
+    finally:
+        stop.set()
+        feeder.join()
+    took = time.monotonic() - started
+    assert report.out_of_time  # the caller sends a fresh task
+    assert report.decided >= 5
+    assert 0.4 <= took < 1.5, took  # not the 30 s budget
+    assert runtime.redis.get(queue.doorbell) != b"lingering"

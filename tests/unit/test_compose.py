@@ -60,9 +60,9 @@ def test_the_instance_secret_setting_reaches_each_coffer_service_unset_by_defaul
 
 
 @pytest.mark.parametrize("service", COFFER_SERVICES)
-def test_the_claim_linger_reaches_each_coffer_service_off_by_default(service: str) -> None:
-    # Not in CONTRACT §1: the API and the workers must agree on it (docs/configuration.md).
-    assert environment(service)["COFFER_CLAIM_LINGER_MS"] == "0"
+def test_the_claim_linger_reaches_each_coffer_service_at_its_default(service: str) -> None:
+    # Not in CONTRACT §1: a knob of the workers' drain (docs/configuration.md).
+    assert environment(service)["COFFER_CLAIM_LINGER_MS"] == "20"
 
 
 @pytest.fixture(scope="module")

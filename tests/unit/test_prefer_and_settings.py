@@ -43,7 +43,7 @@ def test_cors_origins_are_comma_separated_and_compared_as_browsers_send_them() -
     assert settings.cors_origins == ("https://shop.example.com", "http://localhost:3000")
     assert Settings(_env_file=None).cors_origins == ()  # type: ignore[call-arg]
     assert Settings(_env_file=None).claim_max_attempts == 10  # type: ignore[call-arg]
-    assert Settings(_env_file=None).claim_linger_ms == 0  # type: ignore[call-arg]
+    assert Settings(_env_file=None).claim_linger_ms == 20  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
