@@ -25,6 +25,7 @@ def start_stack(ctx: Context, stack: Stack, *, api: bool = True, worker: bool = 
             workers=sizes.gunicorn_workers,
             threads=sizes.gunicorn_threads,
             worker_class=sizes.gunicorn_worker_class,
+            server=sizes.api_server,
         )
     if worker:
         stack.start_worker(concurrency=sizes.worker_concurrency)

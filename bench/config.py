@@ -27,6 +27,9 @@ class Sizes:
     gunicorn_workers: int = 0  # 0: as gunicorn.conf.py says (2 gthread workers, 16 threads)
     gunicorn_threads: int = 0
     gunicorn_worker_class: str = ""  # "": as gunicorn.conf.py says (gthread); e.g. sync
+    # "gunicorn" (production's), or "granian": the same app under granian's WSGI interface
+    # (pip install granian; workers / threads above as its --workers / --blocking-threads)
+    api_server: str = "gunicorn"
     worker_concurrency: int = 2
     claim_linger_ms: int = 20  # COFFER_CLAIM_LINGER_MS of the API and the worker
     # 9. breakdown: hop times of sync claims (issue 11)

@@ -171,9 +171,23 @@ class Stack:
         self.processes[name] = process
         return process
 
-    def start_api(self, *, workers: int = 0, threads: int = 0, worker_class: str = "") -> None:
+    def start_api(
+        self, *, workers: int = 0, threads: int = 0, worker_class: str = "", server: str = ""
+    ) -> None:
         """gunicorn as production runs it: the repository's gunicorn.conf.py (gthread) when
-        present, with `workers` / `threads` / `worker_class` overriding it when given."""
+        present, with `workers` / `threads` / `worker_class` overriding it when given.
+        `server="granian"`: the same app under granian's WSGI interface instead (issue 11
+        item 3, another WSGI server), `workers` x `threads` blocking threads (2 x 16)."""
+        if server == "granian":
+            args = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory"]
+            args += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+            args += ["--workers", str(workers or 2), "--blocking-threads", str(threads or 16)]
+            args += ["--no-ws", "api:create_app"]
+            self._spawn("api", args)
+            self._wait_for("api", self._api_ready)
+            for _ in range(8):
+                self._api_ready()
+            return
         args = [sys.executable, "-m", "gunicorn", "api:create_app()"]
         args += ["-b", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         if not (ROOT / "gunicorn.conf.py").exists():
