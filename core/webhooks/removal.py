@@ -98,17 +98,17 @@ def end_pending(session: Session, *, endpoint: WebhookEndpoint, now: datetime) -
         .execution_options(synchronize_session=False)
     )
     for fact in claimed:
-        claim_without_endpoint(session, fact=fact, endpoint=endpoint, now=now)
+        claim_without_endpoint(session, fact=fact, endpoint_id=endpoint.endpoint_id, now=now)
     return len(locked)
 
 
 def claim_without_endpoint(
-    session: Session, *, fact: Fact, endpoint: WebhookEndpoint, now: datetime
+    session: Session, *, fact: Fact, endpoint_id: str, now: datetime
 ) -> None:
     """The final failure of the claim a `reward.reward_claimed` fact records, its fulfillment
-    endpoint being deleted (nothing if that endpoint is not its reward's any more)."""
+    endpoint (public id) being deleted (nothing if that endpoint is not its reward's any more)."""
     fulfillment.decide(
-        session, fact=fact, endpoint_id=endpoint.endpoint_id, outcome="failed",
+        session, fact=fact, endpoint_id=endpoint_id, outcome="failed",
         last_error=ENDPOINT_DELETED, now=now,
     )  # fmt: skip
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from core.clock import utcnow
 from core.db import Database
 from core.facts import append, fact
-from core.models import Fact, WebhookDelivery
+from core.migrate import upgrade
+from core.models import Fact, WebhookDelivery, WebhookEndpoint
 from core.runtime import Runtime
 from core.webhooks.endpoints import create_endpoint, update_endpoint
 from core.webhooks.inputs import EndpointCreate, EndpointPatch
 from core.webhooks.relay import relay, relay_batch
-from tests.support.tenants import TestTenant
+from tests.support.claims import new_reward
+from tests.support.services import fresh_database
+from tests.support.tenants import TestTenant, make_tenant
 
 
 def _endpoint(db: Database, tenant: TestTenant, *, mode: str = "live", types: list[str]) -> str:
@@ -150,6 +155,84 @@ def test_relaying_a_fact_twice_creates_no_second_delivery(
         _, created = relay_batch(session, now=utcnow())
     assert not set(created) & _pks(db, event_ids)  # the unique key turned the insert away
     assert len(_deliveries(db, event_ids)) == 1
+
+
+def test_only_a_claim_of_the_reward_goes_to_its_fulfillment_endpoint_once(
+    runtime: Runtime, tenant: TestTenant
+) -> None:
+    """The fulfillment endpoint takes the reward's `reward.reward_claimed` facts whatever it
+    subscribes to; other facts naming the reward (stock alerts, reversals, failures) go to
+    subscribers only, and relaying the claim again creates no second delivery."""
+    db = runtime.db
+    eid = _endpoint(db, tenant, types=["campaign.completed"])
+    reward_id = new_reward(db, tenant, fulfillment={"endpoint_id": eid, "on_failure": "keep"})
+    claim = _fact_of(db, tenant, "reward.reward_claimed", {"reward_id": reward_id, "claim_id": "c"})
+    others = [
+        _fact_of(db, tenant, type_, {"reward_id": reward_id, "claim_id": "c"})
+        for type_ in ("reward.inventory_low", "reward.claim_reversed", "reward.fulfillment_failed")
+    ]
+    no_reward = _fact_of(db, tenant, "reward.reward_claimed", {"claim_id": "d"})
+    _drain(db)
+    with db.transaction() as session:
+        pk = session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.endpoint_id == eid))
+    assert _deliveries(db, [claim]) == [(claim, pk)]
+    assert _deliveries(db, [*others, no_reward]) == []
+    with db.transaction() as session:
+        session.execute(update(Fact).where(Fact.event_id == claim).values(dispatched_at=None))
+    _drain(db)  # the unique key turns the second insert away
+    assert _deliveries(db, [claim]) == [(claim, pk)]
+
+
+def test_a_batch_without_subscribers_or_fulfillment_costs_three_or_four_statements() -> None:
+    """The relay's common case (issue 11): lock the facts, read the subscribers, read the
+    fulfillment endpoints only when a fact is a claim, mark the facts dispatched."""
+    with fresh_database("relaycost") as url:
+        upgrade(url)
+        db = Database(url, pool_size=1)
+        try:
+            tenant = make_tenant(db)
+            reward_id = new_reward(db, tenant)  # no fulfillment
+            _drain(db)
+            _fact_of(db, tenant, "reward.inventory_low", {"reward_id": reward_id})
+            _fact_of(db, tenant, "campaign.completed", {})
+            assert _statements_of_a_relay(db) == [
+                "SELECT facts",
+                "SELECT webhook_endpoints",
+                "UPDATE facts",
+            ]
+            claim = _fact_of(db, tenant, "reward.reward_claimed", {"reward_id": reward_id})
+            assert _statements_of_a_relay(db) == [
+                "SELECT facts",
+                "SELECT webhook_endpoints",
+                "SELECT rewards",
+                "UPDATE facts",
+            ]
+            assert _deliveries(db, [claim]) == []
+        finally:
+            db.dispose()
+
+
+def _fact_of(db: Database, tenant: TestTenant, type_: str, data: dict[str, Any]) -> str:
+    row = fact(tenant_id=tenant.id, mode="live", type_=type_, data=data, at=utcnow())  # type: ignore[arg-type]
+    with db.transaction() as session:
+        append(session, [row])
+    return str(row["event_id"])
+
+
+def _statements_of_a_relay(db: Database) -> list[str]:
+    """What one relay sends, as "VERB table" (BEGIN and COMMIT are not cursor statements)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        found = re.match(r"(SELECT|UPDATE|INSERT)\b(?:.*?\b(?:FROM|INTO))? (\w+)", args[2], re.S)
+        sent.append(" ".join(found.groups()) if found else args[2])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert relay(db) >= 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return sent
 
 
 def _collect(pks: list[int], into: list[int], lock: threading.Lock) -> None:
