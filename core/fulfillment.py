@@ -47,7 +47,8 @@ def check(session: Session, *, principal: Principal, fields: dict[str, Any]) -> 
     if not chosen:
         return
     try:
-        # FOR KEY SHARE: a delete under way is waited for (and then refused here), or waits.
+        # Row-locked (FOR NO KEY UPDATE, see endpoints.load): a delete under way is
+        # waited for (and then refused here), or waits.
         endpoints.load(
             session, principal=principal, endpoint_id=chosen["endpoint_id"], key_share=True
         )

@@ -174,8 +174,10 @@ def load(
     deleted_too: bool = False,
 ) -> WebhookEndpoint:
     """The tenant+mode's endpoint, or WebhookEndpointNotFound (also when deleted, unless
-    `deleted_too`). `lock` takes the row FOR UPDATE (to change it), `key_share` FOR KEY SHARE
-    (to rely on it not being deleted until commit: a delete under way is waited for and seen).
+    `deleted_too`). `lock` takes the row FOR UPDATE (to change it), `key_share` FOR NO KEY UPDATE
+    (to rely on it not being deleted until commit: a delete under way is waited for and seen;
+    SQLAlchemy's `key_share=True` renders FOR NO KEY UPDATE; FOR KEY SHARE would need
+    `read=True` too, and would let relays stop queueing on each other: not yet measured).
     """
     query = select(WebhookEndpoint).where(
         WebhookEndpoint.endpoint_id == endpoint_id, *_visible(principal, deleted_too=deleted_too)

@@ -12,7 +12,7 @@ already deleted when its fact is relayed ends the same way (`claim_without_endpo
 
 Locks: the endpoint row (FOR UPDATE), then its pending deliveries, then the claims in
 core.claims.fulfillment's order, as a round's finish takes them. The relay and the
-manual retry lock the endpoint row (FOR KEY SHARE) before they create or reopen a
+manual retry lock the endpoint row (FOR NO KEY UPDATE) before they create or reopen a
 delivery to it, so none is left pending behind a delete committed in between. An
 attempt in flight during the delete is ended too: its round no longer holds the lease
 when it reports, so its result is dropped (core.webhooks.deliveries.finish_round).
