@@ -101,17 +101,21 @@ class RedisClaimStats:
         self.latency_key = f"{namespace}:metrics:claim-latency"
 
     def record(self, outcomes: list[Outcome]) -> None:
-        by_outcome, buckets, total = _bucket_counts(outcomes)
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for label, count in by_outcome.items():
-                pipe.hincrby(self.outcomes_key, label, count)
-            for bound, count in buckets.items():
-                pipe.hincrby(self.latency_key, bound, count)
-            pipe.hincrbyfloat(self.latency_key, "sum", total)
+            self.queue(pipe, outcomes)
             pipe.execute()
         except Exception:  # metrics must never fail a batch that already committed
             log.warning("could not record claim metrics", exc_info=True)
+
+    def queue(self, pipe: Any, outcomes: list[Outcome]) -> None:
+        """Add the outcomes' counts to a Redis pipeline the caller executes."""
+        by_outcome, buckets, total = _bucket_counts(outcomes)
+        for label, count in by_outcome.items():
+            pipe.hincrby(self.outcomes_key, label, count)
+        for bound, count in buckets.items():
+            pipe.hincrby(self.latency_key, bound, count)
+        pipe.hincrbyfloat(self.latency_key, "sum", total)
 
     def snapshot(self) -> tuple[dict[str, int], dict[str, int], float]:
         outcomes = {k.decode(): int(v) for k, v in self.redis.hgetall(self.outcomes_key).items()}

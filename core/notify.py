@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from core.claims.outcome import Outcome
 from core.db import Database, is_transient
+from core.metrics import RedisClaimStats
 from core.models import IdempotencyRecord
 
 log = logging.getLogger("coffer.notify")
@@ -64,15 +65,17 @@ class RedisOutcomes:
     def publish(self, outcomes: list[Outcome]) -> None:
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for outcome in outcomes:
-                key = self._key(outcome.claim_id)
-                pipe.rpush(
-                    key, json.dumps({"status": outcome.response_status, "body": outcome.body})
-                )
-                pipe.expire(key, _OUTCOME_TTL_S)
+            self.queue(pipe, outcomes)
             pipe.execute()
         except Exception:  # waiters fall back to 202; the outcome is safe in the database
             log.exception("could not notify waiting claim requests")
+
+    def queue(self, pipe: Any, outcomes: list[Outcome]) -> None:
+        """Add each outcome's notice to a Redis pipeline the caller executes."""
+        for outcome in outcomes:
+            key = self._key(outcome.claim_id)
+            pipe.rpush(key, json.dumps({"status": outcome.response_status, "body": outcome.body}))
+            pipe.expire(key, _OUTCOME_TTL_S)
 
     def wait(self, *, claim_id: str, record_id: int, timeout_s: float) -> Notice | None:
         if timeout_s <= 0:
@@ -146,3 +149,32 @@ class PolledOutcomes:
         if row.response_status is None:
             return None
         return Notice(row.response_status, row.response_body)
+
+
+class NoticesAndCounts:
+    """A committed batch's notices to waiting requests and its /metrics counts, sent in one
+    Redis round trip (a drain sent two pipelines per batch: a one-claim batch's fixed cost,
+    issue 11). Notices go first in the pipeline. `record` is then a no-op for the counts."""
+
+    def __init__(self, notices: RedisOutcomes, counts: RedisClaimStats) -> None:
+        self.notices, self.counts = notices, counts
+
+    def publish(self, outcomes: list[Outcome]) -> None:
+        try:
+            pipe = self.notices.redis.pipeline(transaction=False)
+            self.notices.queue(pipe, outcomes)
+            self.counts.queue(pipe, outcomes)
+            pipe.execute()
+        except Exception:  # waiters fall back to 202, /metrics misses a batch: both survive
+            log.exception("could not notify waiting claim requests and count their outcomes")
+
+    @staticmethod
+    def combine(publisher: object, stats: object) -> NoticesAndCounts | None:
+        """The one-trip announcer when both go to the same Redis, else None."""
+        if (
+            isinstance(publisher, RedisOutcomes)
+            and isinstance(stats, RedisClaimStats)
+            and publisher.redis is stats.redis
+        ):
+            return NoticesAndCounts(publisher, stats)
+        return None
