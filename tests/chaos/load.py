@@ -104,6 +104,17 @@ class ClaimLoad:
                 self.stopping.wait(min(wait, 1.0))  # honour Retry-After, capped to keep pace
             time.sleep(self.pause_s)
 
+    def probe(self) -> Answer:
+        """One more claim with a fresh key, now, beside the steady threads (which may all be
+        inside a claim wait that outlasts an outage); like a storefront, its key is sent
+        again at stop() until it gets a definite answer."""
+        key, participant = f"chaos-{uuid.uuid4().hex}", random.choice(self.participants)
+        answer = self._send(self._session(), key, participant)
+        if answer.status in UNDECIDED:
+            with self.lock:
+                self.unsettled.append((key, participant))
+        return answer
+
     def burst(self, count: int) -> None:
         """`count` more claims at once with `Prefer: respond-async` (a backlog for the
         worker), recorded like the steady ones; each must be answered 202."""

@@ -43,6 +43,10 @@ def test_postgres_restarted_mid_load_answers_503_then_recovers_losing_nothing(
         ready = chaos.readyz()
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == {"status": "down", "required": True}
+        # A new claim now is refused 503 with Retry-After (the steady threads may all be in
+        # claim waits begun before the outage that outlast it: they prove it only by chance).
+        probe = load.probe()
+        assert probe.status == 503 and probe.code == "service_unavailable", probe
         chaos.pg.start()
         up_at = time.monotonic()
         load.wait_for_decided(up_at, count=20, explain=chaos.diagnose)
