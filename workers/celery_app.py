@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from celery.signals import beat_init, setup_logging, worker_init
 from kombu.transport import redis as kombu_redis
+from redis import exceptions as redis_exceptions
 
 from core.logs import configure_logging
 from core.settings import Settings, get_settings, load_settings_or_exit
@@ -79,6 +82,26 @@ def configure(celery: Celery, settings: Settings) -> Celery:
 # deliveries are found by time; a message left unacknowledged is still returned after
 # the visibility timeout, and every task is idempotent (docs/resilience.md).
 kombu_redis.QoS.restore_at_shutdown = False
+
+# The same broker loss, another path: a task that finishes just as the connection drops
+# is acknowledged on its channel after the channel was closed with it. kombu then builds
+# a Redis client from the channel's connection, which closing set to None, and raises
+# AttributeError, which Celery's acknowledgement does not expect: "Unrecoverable error:
+# AttributeError("'NoneType' object has no attribute 'client'")" and the worker exits
+# (seen in tests/chaos, Redis restarted under load). Raised as the connection error it
+# is, the acknowledgement is logged as failed ("Couldn't ack") and the worker reconnects;
+# the message comes back after the visibility timeout (or is gone with a Redis restarted
+# without persistence) and every task is idempotent (docs/resilience.md).
+_connparams = kombu_redis.Channel._connparams
+
+
+def _connparams_of_open_channel(self: Any, asynchronous: bool = False) -> Any:
+    if self.connection is None:
+        raise redis_exceptions.ConnectionError("the broker channel was closed with its connection")
+    return _connparams(self, asynchronous=asynchronous)
+
+
+kombu_redis.Channel._connparams = _connparams_of_open_channel
 
 # At import, so `celery -A workers ...` with an unusable setting stops with one line.
 configure(app, load_settings_or_exit())
