@@ -101,7 +101,7 @@ def _connparams_of_open_channel(self: Any, asynchronous: bool = False) -> Any:
     return _connparams(self, asynchronous=asynchronous)
 
 
-kombu_redis.Channel._connparams = _connparams_of_open_channel
+kombu_redis.Channel._connparams = _connparams_of_open_channel  # type: ignore[method-assign]
 
 # At import, so `celery -A workers ...` with an unusable setting stops with one line.
 configure(app, load_settings_or_exit())
