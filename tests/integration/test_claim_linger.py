@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -62,6 +63,31 @@ def drain(runtime: Runtime) -> Drain:
 
 def status(runtime: Runtime, claim_id: str) -> str:
     return outcomes(runtime.db, [claim_id])[claim_id][0]
+
+
+@contextmanager
+def claims_every_20_ms(
+    runtime: Runtime, tenant: TestTenant, queue: ClaimQueue, *, prefix: str
+) -> Iterator[None]:
+    """A storefront thread recording a claim and waking the queue every 20 ms, for as long
+    as the block runs (a steady trickle that keeps a lingering drain busy)."""
+    reward_id = new_reward(runtime.db, tenant, codes=200)
+    stop = threading.Event()
+
+    def feed() -> None:
+        for n in range(200):
+            if stop.wait(0.02):
+                return
+            accept(runtime.db, tenant, reward_id, f"{prefix}-{n}")
+            queue.wake()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        feeder.join()
 
 
 def test_a_claim_woken_while_the_drain_lingers_is_counted_by_its_exit_and_decided(
@@ -149,24 +175,9 @@ def test_a_lingering_drain_decides_claims_that_arrive_while_it_waits_without_a_t
 def test_a_lingering_drain_kept_busy_hands_over_to_a_fresh_task_when_its_budget_is_spent(
     runtime: Runtime, tenant: TestTenant, queue: ClaimQueue
 ) -> None:
-    reward_id = new_reward(runtime.db, tenant, codes=200)
-    stop = threading.Event()
-
-    def claims_every_20_ms() -> None:
-        for n in range(200):
-            if stop.wait(0.02):
-                return
-            accept(runtime.db, tenant, reward_id, f"busy-{n}")
-            queue.wake()
-
-    feeder = threading.Thread(target=claims_every_20_ms)
-    feeder.start()
     started = time.monotonic()
-    try:
+    with claims_every_20_ms(runtime, tenant, queue, prefix="busy"):
         report = drain_lingering(drain(runtime), queue, linger_ms=1000, budget_s=0.5)
-    finally:
-        stop.set()
-        feeder.join()
     assert report.out_of_time  # the task then sends a fresh one (queue.wake(force=True))
     assert report.decided >= 5
     assert time.monotonic() - started < 1.2  # not the 1 s linger on top of the budget
@@ -213,24 +224,9 @@ def test_a_lingering_drain_hands_over_after_its_linger_span_while_claims_keep_co
 ) -> None:
     """A steady trickle keeps one task no longer than the handover span (a warm shutdown
     waits that long, not the 30 s budget); the task then sends a fresh one."""
-    reward_id = new_reward(runtime.db, tenant, codes=200)
-    stop = threading.Event()
-
-    def claims_every_20_ms() -> None:
-        for n in range(200):
-            if stop.wait(0.02):
-                return
-            accept(runtime.db, tenant, reward_id, f"trickle-{n}")
-            queue.wake()
-
-    feeder = threading.Thread(target=claims_every_20_ms)
-    feeder.start()
     started = time.monotonic()
-    try:
+    with claims_every_20_ms(runtime, tenant, queue, prefix="trickle"):
         report = drain_lingering(drain(runtime), queue, linger_ms=100, handover_s=0.4)
-    finally:
-        stop.set()
-        feeder.join()
     took = time.monotonic() - started
     assert report.out_of_time  # the caller sends a fresh task
     assert report.decided >= 5
